@@ -1,0 +1,105 @@
+"""Fixtures that start real parts: a PostgreSQL (DATABASE_URL, else embedded) and a fresh
+schema per test, so tests never see each other's rows or notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from waitpoint import Waitpoint
+from waitpoint._migrate import migrate
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from waitpoint._database import start_embedded
+
+    data_dir = Path(os.environ.get("WAITPOINT_TEST_DATA_DIR", tmp_path_factory.mktemp("pg")))
+    return start_embedded(data_dir / "pgdata")
+
+
+@pytest.fixture
+async def schema(database_url: str) -> AsyncIterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn, name)
+        yield name
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        await conn.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+FAST = dict(poll_interval=0.5, stage_interval=0.05, leader_interval=0.2, heartbeat_interval=0.2,
+            rescue_interval=0.1, prune_interval=0.1, shutdown_grace=5.0)
+
+
+@pytest.fixture
+async def start_waitpoint(
+    database_url: str, schema: str
+) -> AsyncIterator[Callable[..., Awaitable[Waitpoint]]]:
+    """Start Waitpoint instances on the test's schema with fast timings; stopped at the end."""
+    started: list[Waitpoint] = []
+
+    async def start(**options: Any) -> Waitpoint:
+        instance = Waitpoint(database_url, schema=schema, **{**FAST, **options})
+        await instance.start()
+        started.append(instance)
+        return instance
+
+    yield start
+    for instance in reversed(started):
+        await instance.stop()
+
+
+@pytest.fixture
+async def wp(start_waitpoint: Callable[..., Awaitable[Waitpoint]]) -> Waitpoint:
+    return await start_waitpoint(queues={"default": 10, "approvals": 5, "solo": 1})
+
+
+async def wait_until(predicate: Callable[[], Awaitable[Any]], timeout: float = 10.0,
+                     interval: float = 0.02, message: str = "condition") -> Any:
+    """Poll an async predicate until it returns something truthy, or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+async def wait_for_state(wp: Waitpoint, job_id: int, *states: str, timeout: float = 10.0) -> Any:
+    async def check() -> Any:
+        job = await wp.get_job(job_id)
+        return job if job is not None and str(job.state) in states else None
+
+    return await wait_until(check, timeout, message=f"job {job_id} to be {'/'.join(states)}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_worker_observations() -> None:
+    """Job ids restart at 1 in every test schema, so observations are per test."""
+    from tests.waitpoint import workers
+
+    workers.seen.clear()
+    workers.gates.clear()

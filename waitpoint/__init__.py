@@ -1,0 +1,29 @@
+"""waitpoint: durable PostgreSQL jobs that pause for signed webhooks and other signals.
+
+>>> from waitpoint import Waitpoint, await_signal, signal, worker
+"""
+
+from ._errors import MigrationError, NoInstanceError, SignalTimeout, WaitpointError
+from ._instance import Waitpoint
+from ._job import Job, JobState
+from ._logging import configure_logging
+from ._results import Cancel, Record, Snooze
+from ._signals import await_signal, signal
+from ._worker import worker
+
+__all__ = [
+    "Cancel",
+    "Job",
+    "JobState",
+    "MigrationError",
+    "NoInstanceError",
+    "Record",
+    "SignalTimeout",
+    "Snooze",
+    "Waitpoint",
+    "WaitpointError",
+    "await_signal",
+    "configure_logging",
+    "signal",
+    "worker",
+]

@@ -1,0 +1,182 @@
+"""await_signal() and signal(): jobs that pause for an external decision.
+
+How a wait unfolds (call k of a job's process()):
+1. A payload already recorded for call k (an earlier run consumed it) is returned as is.
+2. Otherwise the job consumes a persisted signal, or waits live up to `wait_timeout`,
+   woken through the node's LISTEN connection.
+3. Then it snoozes: the row leaves `executing` (suspended, or scheduled at the deadline),
+   the coroutine unwinds, the worker slot frees. A signal makes it available again in the
+   same transaction; process() then runs from the top and replays calls 1..k-1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from . import _codec
+from ._errors import SignalTimeout
+from ._job import Job
+
+if TYPE_CHECKING:
+    from ._instance import Waitpoint
+
+log = structlog.get_logger("waitpoint.signals")
+
+
+class AwaitingSignal(BaseException):
+    """Unwinds process() after the job snoozed for a signal.
+
+    A BaseException so that a worker's `except Exception` cannot swallow it.
+    """
+
+
+@dataclass
+class Execution:
+    """What await_signal needs to know about the job running in this task."""
+
+    job: Job
+    instance: Waitpoint
+    calls: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+current_execution: ContextVar[Execution | None] = ContextVar("waitpoint_execution", default=None)
+
+
+def _seconds(wait_for: float | timedelta | None) -> float | None:
+    if wait_for is None:
+        return None
+    seconds = wait_for.total_seconds() if isinstance(wait_for, timedelta) else float(wait_for)
+    if seconds < 0:
+        raise ValueError(f"wait_for: must not be negative, got {wait_for!r}")
+    return seconds
+
+
+async def await_signal(
+    wait_for: float | timedelta | None = None,
+    wait_timeout: float = 5.0,
+    *,
+    key: str | None = None,
+) -> Any:
+    """Pause the running job until a signal arrives; return its payload.
+
+    >>> payload = await await_signal(wait_for=timedelta(days=1))
+    >>> paid = await await_signal(key=f"order:{job.args['order_id']}", wait_for=3600)
+
+    `wait_for` is the overall deadline (None waits forever), measured from the first
+    snooze and kept across re-runs; `wait_timeout` is the live wait before snoozing.
+    Raises SignalTimeout when the deadline passes with no signal.
+    """
+    execution = current_execution.get()
+    if execution is None:
+        raise RuntimeError("await_signal() can only be called inside a job's process()")
+    if wait_timeout < 0:
+        raise ValueError(f"wait_timeout: must not be negative, got {wait_timeout!r}")
+    wait_seconds = _seconds(wait_for)
+    execution.calls += 1
+    call = execution.calls
+    job = execution.job
+
+    recorded = job.meta.get("signals", {}).get(str(call))
+    if recorded is not None:
+        if recorded.get("timeout"):
+            raise SignalTimeout(f"job {job.id}: no signal for await_signal call {call}")
+        return _codec.decode_text(recorded["payload"])
+
+    pending = job.meta.get("await") or {}
+    deadline = None
+    if pending.get("call") == call and pending.get("deadline"):
+        deadline = datetime.fromisoformat(pending["deadline"])
+    return await _wait(execution, call, key, wait_seconds, wait_timeout, deadline)
+
+
+async def _wait(execution: Execution, call: int, key: str | None, wait_seconds: float | None,
+                wait_timeout: float, deadline: datetime | None) -> Any:
+    instance, job = execution.instance, execution.job
+    queries = instance.queries
+    assert job.id is not None
+    started = time.monotonic()
+    live_until: float | None = None
+    with instance.notifier_waiter(job.id) as woken:
+        while True:
+            woken.clear()
+            row = await instance.pool.fetchrow(queries.consume_signal, job.id, call, key, True)
+            if row["payload"] is not None:
+                return _consumed(job, call, row["payload"])
+            if deadline is not None and row["db_now"] >= deadline:
+                return await _time_out(execution, call)
+            if live_until is None:
+                live = wait_timeout
+                if deadline is not None:
+                    live = min(live, (deadline - row["db_now"]).total_seconds())
+                elif wait_seconds is not None:
+                    live = min(live, wait_seconds)
+                live_until = started + live
+            remaining = live_until - time.monotonic()
+            if remaining <= 0 or instance.stopping or job.cancelled():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), remaining)
+
+    live_wait_covered_deadline = (
+        deadline is None and wait_seconds is not None and wait_seconds <= wait_timeout
+        and not instance.stopping and not job.cancelled()
+    )
+    if live_wait_covered_deadline:
+        return await _time_out(execution, call)
+
+    row = await instance.pool.fetchrow(queries.snooze_for_signal, job.id, call, key, wait_seconds)
+    if row["payload"] is not None:
+        return _consumed(job, call, row["payload"])
+    log.info("job.awaiting_signal", id=job.id, worker=job.worker, queue=job.queue, call=call,
+             key=key, wait_for=wait_seconds)
+    raise AwaitingSignal()
+
+
+def _consumed(job: Job, call: int, payload: bytes) -> Any:
+    import base64
+
+    job.meta.setdefault("signals", {})[str(call)] = {
+        "payload": base64.b64encode(payload).decode("ascii")
+    }
+    job.meta.pop("await", None)
+    return _codec.decode(payload)
+
+
+async def _time_out(execution: Execution, call: int) -> Any:
+    job = execution.job
+    await execution.instance.pool.execute(execution.instance.queries.record_signal_timeout,
+                                          job.id, call)
+    job.meta.setdefault("signals", {})[str(call)] = {"timeout": True}
+    job.meta.pop("await", None)
+    raise SignalTimeout(f"job {job.id}: no signal for await_signal call {call} before its deadline")
+
+
+async def signal(
+    job_ids: int | Sequence[int] | None = None,
+    payload: Any = None,
+    *,
+    key: str | None = None,
+    keep_for: float | timedelta | None = None,
+) -> list[int]:
+    """Deliver `payload` to jobs by id, or by correlation key, through this process's instance.
+
+    >>> await signal(job.id, {"decision": "approved"})
+    >>> await signal([job_a.id, job_b.id], {"decision": "approved"})
+    >>> await signal(key="order:123", payload={"paid": True})
+
+    Returns the ids of the jobs it reached; missing and finished jobs are skipped.
+    """
+    from ._instance import current_instance
+
+    return await current_instance("signal a job").signal(job_ids, payload, key=key,
+                                                         keep_for=keep_for)

@@ -1,0 +1,175 @@
+"""The `waitpoint` command line: migrate, work, inspect jobs, send signals."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import signal as os_signal
+import sys
+from typing import Any
+
+import asyncpg
+import click
+
+from ._database import resolve_database_url
+from ._instance import Waitpoint
+from ._logging import configure_logging
+from ._migrate import migrate as apply_migrations
+from ._queries import check_schema
+
+database_option = click.option(
+    "--database-url", envvar="DATABASE_URL", default=None,
+    help="PostgreSQL URL; default: $DATABASE_URL, else an embedded PostgreSQL.",
+)
+schema_option = click.option("--schema", default="waitpoint", show_default=True,
+                             callback=lambda _c, _p, v: _checked_schema(v),
+                             help="Schema holding waitpoint's tables.")
+
+
+def _checked_schema(value: str) -> str:
+    try:
+        return check_schema(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def parse_queues(text: str) -> dict[str, int]:
+    """'default=10,approvals=5' -> {'default': 10, 'approvals': 5}."""
+    queues: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, limit = part.partition("=")
+        try:
+            queues[name.strip()] = int(limit) if limit else 10
+        except ValueError:
+            raise click.BadParameter(f"{part!r}: expected NAME=LIMIT, e.g. default=10") from None
+        if not name.strip() or queues[name.strip()] < 1:
+            raise click.BadParameter(f"{part!r}: expected NAME=LIMIT with LIMIT >= 1")
+    return queues
+
+
+def import_modules(modules: tuple[str, ...]) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise click.ClickException(f"--import {module}: {error}") from None
+
+
+async def run_until_signalled(instance: Waitpoint) -> None:
+    """Run `instance` until SIGINT/SIGTERM, then shut it down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (os_signal.SIGINT, os_signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with instance:
+        await stop.wait()
+
+
+@click.group()
+@click.option("--log-level", default=None, help="DEBUG, INFO (default), WARNING, ERROR.")
+def main(log_level: str | None) -> None:
+    """waitpoint: durable jobs that wait for signed webhooks."""
+    configure_logging(log_level)
+
+
+@main.command()
+@database_option
+@schema_option
+def migrate(database_url: str | None, schema: str) -> None:
+    """Apply pending migrations (safe to run from several processes at once)."""
+
+    async def run() -> list[Any]:
+        conn = await asyncpg.connect(resolve_database_url(database_url))
+        try:
+            return await apply_migrations(conn, schema)
+        finally:
+            await conn.close()
+
+    applied = asyncio.run(run())
+    click.echo(f"applied {len(applied)} migration(s) to schema {schema!r}"
+               + "".join(f"\n  {m.version:03d}_{m.name}" for m in applied))
+
+
+@main.command()
+@database_option
+@schema_option
+@click.option("--import", "modules", multiple=True, required=True,
+              help="Module defining your workers (repeatable), e.g. myapp.workers.")
+@click.option("--queues", default="default=10", show_default=True,
+              help="Queues and their concurrency: NAME=LIMIT[,NAME=LIMIT...].")
+@click.option("--migrate/--no-migrate", "run_migrations", default=False,
+              help="Apply pending migrations before starting.")
+@click.option("--shutdown-grace", default=15.0, show_default=True,
+              help="Seconds running jobs get to finish on SIGTERM.")
+def work(database_url: str | None, schema: str, modules: tuple[str, ...], queues: str,
+         run_migrations: bool, shutdown_grace: float) -> None:
+    """Run workers until SIGINT/SIGTERM."""
+    sys.path.insert(0, ".")
+    import_modules(modules)
+    instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema,
+                         migrate=run_migrations, shutdown_grace=shutdown_grace)
+    asyncio.run(run_until_signalled(instance))
+
+
+@main.command()
+@database_option
+@schema_option
+@click.option("--state", default=None, help="Only jobs in this state.")
+@click.option("--queue", default=None, help="Only jobs of this queue.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def jobs(database_url: str | None, schema: str, state: str | None, queue: str | None,
+         limit: int, as_json: bool) -> None:
+    """List jobs, newest first."""
+
+    async def run() -> list[Any]:
+        async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
+            return await wp.list_jobs(state=state, queue=queue, limit=limit)
+
+    found = asyncio.run(run())
+    if as_json:
+        for job in found:
+            click.echo(json.dumps({
+                "id": job.id, "state": str(job.state), "queue": job.queue,
+                "worker": job.worker, "attempt": job.attempt, "args": job.args,
+                "meta": job.meta, "errors": job.errors,
+                "scheduled_at": job.scheduled_at.isoformat() if job.scheduled_at else None,
+            }))
+        return
+    click.echo(f"{'ID':>8}  {'STATE':<10} {'QUEUE':<12} {'ATTEMPT':>7}  WORKER")
+    for job in found:
+        click.echo(f"{job.id:>8}  {job.state!s:<10} {job.queue:<12} "
+                   f"{job.attempt:>3}/{job.max_attempts:<3}  {job.worker}")
+
+
+@main.command("signal")
+@database_option
+@schema_option
+@click.argument("job_ids", nargs=-1, type=int)
+@click.option("--key", default=None, help="Correlation key instead of job ids.")
+@click.option("--payload", default="null", show_default=True, help="JSON payload.")
+@click.option("--keep-for", type=float, default=None,
+              help="Seconds a keyed signal nobody waits for is kept (default: forever).")
+def signal_command(database_url: str | None, schema: str, job_ids: tuple[int, ...],
+                   key: str | None, payload: str, keep_for: float | None) -> None:
+    """Send a signal to JOB_IDS, or to --key waiters."""
+    if bool(job_ids) == bool(key):
+        raise click.UsageError("give JOB_IDS or --key, not both")
+    try:
+        value = json.loads(payload)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"not JSON: {error}", param_hint="--payload") from None
+
+    async def run() -> list[int]:
+        async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
+            return await wp.signal(list(job_ids) or None, value, key=key, keep_for=keep_for)
+
+    try:
+        reached = asyncio.run(run())
+    except (TypeError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    if key and not reached:
+        click.echo(f"no job is waiting on {key!r}: kept for the first that awaits it")
+    else:
+        click.echo(f"reached {len(reached)} job(s): {' '.join(map(str, reached)) or '-'}")

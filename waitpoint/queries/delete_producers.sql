@@ -1,0 +1,1 @@
+DELETE FROM {schema}.producers WHERE uuid = ANY($1::uuid[])

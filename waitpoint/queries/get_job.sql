@@ -1,0 +1,1 @@
+SELECT {job_columns} FROM {schema}.jobs WHERE id = $1

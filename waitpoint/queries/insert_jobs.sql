@@ -1,0 +1,18 @@
+-- Insert many jobs in one round trip. $1 is a JSON array of job fields; ids are drawn
+-- up front so that returned rows can be matched to the input by position.
+WITH input AS (
+  SELECT nextval(pg_get_serial_sequence('{schema}.jobs', 'id')) AS id, x.*
+  FROM ROWS FROM (jsonb_to_recordset($1::text::jsonb) AS (
+    state text, queue text, worker text, args jsonb, meta jsonb, tags text[],
+    max_attempts integer, priority integer, scheduled_at timestamptz, schedule_in double precision
+  )) WITH ORDINALITY AS x(state, queue, worker, args, meta, tags, max_attempts, priority,
+                          scheduled_at, schedule_in, position)
+), inserted AS (
+  INSERT INTO {schema}.jobs (id, state, queue, worker, args, meta, tags, max_attempts,
+                             priority, scheduled_at)
+  SELECT id, state::{schema}.job_state, queue, worker, args, meta, tags, max_attempts, priority,
+         coalesce(scheduled_at, now() + make_interval(secs => coalesce(schedule_in, 0)))
+  FROM input
+  RETURNING {job_columns}
+)
+SELECT inserted.* FROM inserted JOIN input USING (id) ORDER BY input.position

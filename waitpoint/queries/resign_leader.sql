@@ -1,0 +1,1 @@
+DELETE FROM {schema}.leaders WHERE name = $1 AND node = $2

@@ -1,0 +1,1 @@
+SELECT {schema}.signal_jobs($1::bigint[], $2::bytea, $3::text)
