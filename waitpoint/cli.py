@@ -173,3 +173,5 @@ def signal_command(database_url: str | None, schema: str, job_ids: tuple[int, ..
         click.echo(f"no job is waiting on {key!r}: kept for the first that awaits it")
     else:
         click.echo(f"reached {len(reached)} job(s): {' '.join(map(str, reached)) or '-'}")
+if __name__ == "__main__":
+    main()
