@@ -16,7 +16,13 @@ from waitpoint import Waitpoint, await_signal, signal
 from ..conftest import wait_for_state, wait_until
 from .killable import ConsumeThenHang
 from .workers import (
-    ApprovalWorker, AwaitThenFail, KeyedWaiter, SoloQuick, SoloWaiter, TwoStep, seen,
+    ApprovalWorker,
+    AwaitThenFail,
+    KeyedWaiter,
+    SoloQuick,
+    SoloWaiter,
+    TwoStep,
+    seen,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,7 +211,7 @@ async def _awaiting_key(wp: Waitpoint, job_id: int, key: str) -> bool:
 async def test_payloads_round_trip_intact(wp: Waitpoint, payload):
     job = await SoloWaiter.enqueue({"wait_timeout": 5})
     await wp.signal(job.id, payload)
-    done = await wait_for_state(wp, job.id, "completed")
+    await wait_for_state(wp, job.id, "completed")
     assert seen[job.id][-1] == payload and type(seen[job.id][-1]) is type(payload)
 
 

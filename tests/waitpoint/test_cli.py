@@ -1,0 +1,78 @@
+"""The waitpoint command line, run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from waitpoint import Waitpoint
+
+from ..conftest import wait_for_state, wait_until
+from .workers import Complete, SoloWaiter
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def waitpoint_cli(*args: str, database_url: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "waitpoint.cli", *args, "--database-url", database_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def test_migrate_command(database_url):
+    schema = f"c_{uuid.uuid4().hex[:10]}"
+    first = waitpoint_cli("migrate", "--schema", schema, database_url=database_url)
+    assert first.returncode == 0, first.stderr
+    assert "applied 2 migration(s)" in first.stdout
+    again = waitpoint_cli("migrate", "--schema", schema, database_url=database_url)
+    assert "applied 0 migration(s)" in again.stdout
+
+
+async def test_jobs_and_signal_commands(wp: Waitpoint, database_url):
+    job = await SoloWaiter.enqueue({"wait_timeout": 0})
+    await wait_for_state(wp, job.id, "suspended")
+    listing = waitpoint_cli("jobs", "--schema", wp.schema, "--state", "suspended", "--json",
+                            database_url=database_url)
+    assert [json.loads(line)["id"] for line in listing.stdout.splitlines()] == [job.id]
+    sent = waitpoint_cli("signal", str(job.id), "--payload", '{"decision": "approved"}',
+                         "--schema", wp.schema, database_url=database_url)
+    assert sent.returncode == 0 and f"reached 1 job(s): {job.id}" in sent.stdout, sent.stderr
+    done = await wait_for_state(wp, job.id, "completed")
+    assert done.recorded == {"decision": "approved"}
+    keyed = waitpoint_cli("signal", "--key", "order:5", "--payload", "1", "--schema", wp.schema,
+                          database_url=database_url)
+    assert "kept for the first" in keyed.stdout
+
+
+def test_signal_command_rejects_bad_json(database_url, schema):
+    result = waitpoint_cli("signal", "1", "--payload", "{nope", "--schema", schema,
+                           database_url=database_url)
+    assert result.returncode != 0 and "--payload" in result.stderr
+
+
+async def test_work_command_runs_jobs_and_stops_gracefully(start_waitpoint, database_url, schema):
+    inserter = await start_waitpoint(queues={})
+    job = await Complete.enqueue({})
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "waitpoint.cli", "work", "--import", "tests.waitpoint.workers",
+         "--queues", "default=5", "--schema", schema, "--database-url", database_url],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ})
+    try:
+        await wait_for_state(inserter, job.id, "completed", timeout=30)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 0, stderr
+    events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+    assert "job.completed" in events and events[-1] == "waitpoint.stopped"
+    await wait_until(lambda: _no_producers(inserter))
+
+
+async def _no_producers(wp: Waitpoint) -> bool:
+    return await wp.pool.fetchval(f"SELECT count(*) = 0 FROM {wp.schema}.producers")
