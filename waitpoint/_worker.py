@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import sys
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -17,7 +18,17 @@ class WorkerClass(Protocol):
 
 
 def worker_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+    """The importable name of a worker class, stored on its jobs.
+
+    A module run as `python -m pkg.mod` is `__main__` to itself but `pkg.mod` to the worker
+    process that imports it, so its import name (from __spec__) is used.
+    """
+    module = cls.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        if spec is not None and spec.name:
+            module = spec.name
+    return f"{module}.{cls.__qualname__}"
 
 
 def worker(

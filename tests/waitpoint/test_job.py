@@ -57,3 +57,14 @@ def test_worker_new_applies_defaults_and_overrides():
 def test_unknown_worker_lookup_is_a_lookup_error():
     with pytest.raises(LookupError):
         resolve_worker("no_such_module_xyz.Worker")
+
+
+def test_a_worker_in_a_module_run_as_main_gets_its_import_name():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run([sys.executable, "-m", "tests.waitpoint.main_worker"],
+                            cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == "tests.waitpoint.main_worker.RunAsMain"
