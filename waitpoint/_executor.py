@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from . import _codec
-from ._acker import Ack
+from ._ack import Ack
 from ._job import Job
 from ._results import Cancel, Record, Snooze
 from ._signals import AwaitingSignal, Execution, current_execution

@@ -118,15 +118,18 @@ class Job:
 
     @classmethod
     def from_record(cls, record: Any, extra: dict[str, Any] | None = None) -> Job:
-        return cls(
+        """Build a Job from a database row. The row was validated on insert and by the
+        table's constraints, so this skips __post_init__: it runs for every fetched job."""
+        job = cls.__new__(cls)
+        job.__dict__.update(
             id=record["id"],
             state=JobState(record["state"]),
             queue=record["queue"],
             worker=record["worker"],
-            args=json.loads(record["args"]),
-            meta=json.loads(record["meta"]),
+            args=_json(record["args"]),
+            meta=_json(record["meta"]),
             tags=list(record["tags"]),
-            errors=json.loads(record["errors"]),
+            errors=_json(record["errors"]),
             attempt=record["attempt"],
             max_attempts=record["max_attempts"],
             priority=record["priority"],
@@ -137,5 +140,17 @@ class Job:
             completed_at=record["completed_at"],
             cancelled_at=record["cancelled_at"],
             discarded_at=record["discarded_at"],
+            schedule_in=None,
             extra=dict(extra or {}),
+            _cancel_requested=None,
         )
+        return job
+
+
+def _json(text: str) -> Any:
+    # Most jobs carry empty meta and errors; skip the parser for them.
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return json.loads(text)

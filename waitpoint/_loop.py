@@ -7,6 +7,8 @@ import contextlib
 
 import structlog
 
+from ._aio import wait_event
+
 log = structlog.get_logger("waitpoint")
 
 
@@ -46,5 +48,4 @@ class PeriodicDuty:
                 raise
             except Exception as error:
                 log.warning(f"{self.name}.failed", error=f"{type(error).__name__}: {error}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.interval)
+            await wait_event(self._kick, self.interval)

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 import asyncpg
 import structlog
 
+from ._aio import wait_event
+
 log = structlog.get_logger("waitpoint.notifier")
 
 
@@ -29,7 +31,8 @@ class Notifier:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="waitpoint-notifier")
-        await asyncio.wait_for(self._connected.wait(), 30)
+        if not await wait_event(self._connected, 30):
+            raise TimeoutError("could not open the LISTEN connection within 30 s")
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -1,15 +1,22 @@
-"""One producer per queue: fetches up to its limit and runs each job in its own task."""
+"""One producer per queue: fetches up to its limit and runs each job in its own task.
+
+The producer also commits the outcomes of its jobs: acks wait in memory for the next
+cycle and go out in the same statement as the next fetch (ack_and_fetch_jobs.sql), so a
+busy queue costs one round trip and one commit per batch of jobs. An ack that is lost
+with the process leaves its job executing, and the lifeline runs it again.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
 
+from ._ack import Ack, ack_arrays
+from ._aio import wait_event
 from ._executor import execute
 from ._job import Job
 
@@ -17,6 +24,9 @@ if TYPE_CHECKING:
     from ._instance import Waitpoint
 
 log = structlog.get_logger("waitpoint.producer")
+
+DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+MAX_CYCLES = 2
 
 
 class Producer:
@@ -29,6 +39,9 @@ class Producer:
         self.uuid = uuid.uuid4()
         self.poll_interval = poll_interval
         self.running: dict[int, tuple[Job, asyncio.Task[None]]] = {}
+        self._acks: list[Ack] = []
+        self._fetching = True
+        self._closing = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -44,16 +57,15 @@ class Producer:
             entry[0]._cancel_requested.set()
             self.instance.wake_waiter(job_id)
 
-    async def stop_fetching(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def stop_fetching(self) -> None:
+        """Claim no more jobs; outcomes of running jobs are still committed."""
+        self._fetching = False
+        self._wake.set()
 
     async def stop(self, grace: float) -> None:
-        """Stop fetching; let running jobs finish within `grace`; interrupt the rest."""
-        await self.stop_fetching()
+        """Stop fetching; let running jobs finish within `grace`; interrupt the rest
+        (they stay executing for the lifeline); commit every outcome we hold."""
+        self.stop_fetching()
         tasks = [task for _, task in self.running.values()]
         if tasks:
             _, still_running = await asyncio.wait(tasks, timeout=grace)
@@ -61,24 +73,59 @@ class Producer:
                 task.cancel()
             if still_running:
                 await asyncio.wait(still_running)
+        if self._task is not None:
+            self._closing = True
+            self._wake.set()
+            await self._task
+            self._task = None
+        await self._flush_remaining_acks(timeout=10.0)
+
+    async def _flush_remaining_acks(self, timeout: float) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._acks:
+            try:
+                await self._cycle(demand=0)
+            except DATABASE_ERRORS as error:
+                if asyncio.get_running_loop().time() > deadline:
+                    log.error("producer.unacked", queue=self.queue,
+                              jobs=[a.job_id for a in self._acks], error=str(error),
+                              hint="these jobs stay executing; the lifeline will run them again")
+                    return
+                await asyncio.sleep(0.2)
 
     async def _run(self) -> None:
-        queries = self.instance.queries
-        while True:
+        delay = 0.05
+        while not self._closing:
             self._wake.clear()
-            demand = self.limit - len(self.running)
-            if demand > 0:
+            demand = self.limit - len(self.running) if self._fetching else 0
+            if demand > 0 or self._acks:
                 try:
-                    records = await self.instance.pool.fetch(
-                        queries.fetch_jobs, self.queue, demand, self.instance.node, str(self.uuid)
-                    )
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                    log.warning("producer.fetch_failed", queue=self.queue, error=str(error))
-                    records = []
-                for record in records:
-                    self._launch(Job.from_record(record))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    await self._cycle(demand)
+                    delay = 0.05
+                except DATABASE_ERRORS as error:
+                    log.warning("producer.fetch_failed", queue=self.queue, error=str(error),
+                                retry_in=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+            if self._acks:
+                continue  # jobs finished while we were fetching
+            await wait_event(self._wake, self.poll_interval)
+
+    async def _cycle(self, demand: int) -> None:
+        acks, self._acks = self._acks, []
+        try:
+            records = await self.instance.cycle_pool.fetch(
+                self.instance.queries.ack_and_fetch_jobs, self.queue, demand,
+                self.instance.node, str(self.uuid), *ack_arrays(acks),
+            )
+        except BaseException:
+            # Not known to be committed: keep them. Acking twice is harmless, since an ack
+            # only touches a job that is still executing.
+            self._acks = acks + self._acks
+            raise
+        for record in records:
+            self._launch(Job.from_record(record))
 
     def _launch(self, job: Job) -> None:
         assert job.id is not None
@@ -91,7 +138,7 @@ class Producer:
         try:
             ack = await execute(self.instance, job)
             if ack is not None:
-                self.instance.acker.ack(ack)
+                self._acks.append(ack)
         except asyncio.CancelledError:
             pass
         except Exception as error:  # a bug of ours must not kill the producer

@@ -11,8 +11,6 @@ How a wait unfolds (call k of a job's process()):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -23,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from . import _codec
+from ._aio import wait_event
 from ._errors import SignalTimeout
 from ._job import Job
 
@@ -124,8 +123,7 @@ async def _wait(execution: Execution, call: int, key: str | None, wait_seconds: 
             remaining = live_until - time.monotonic()
             if remaining <= 0 or instance.stopping or job.cancelled():
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), remaining)
+            await wait_event(woken, remaining)
 
     live_wait_covered_deadline = (
         deadline is None and wait_seconds is not None and wait_seconds <= wait_timeout

@@ -50,4 +50,4 @@ def test_the_wheel_ships_the_migrations(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     shipped = sorted(n.rsplit("/", 1)[-1] for n in names if n.startswith("waitpoint/_migrations/"))
     assert shipped == sorted(m.path.name for m in available_migrations())
-    assert "waitpoint/queries/fetch_jobs.sql" in names
+    assert "waitpoint/queries/ack_and_fetch_jobs.sql" in names

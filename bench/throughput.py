@@ -1,0 +1,186 @@
+"""Trivial-job throughput: waitpoint against pgqueuer and procrastinate, same PostgreSQL, same run.
+
+Each system gets its own database on one server. A round enqueues N no-op jobs (not timed),
+then one fresh worker process drains them (timed, until the last job is acknowledged).
+Rounds are interleaved so machine noise hits every system alike; the best round counts.
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python bench/throughput.py --jobs 5000 --rounds 3 [--database-url URL]
+
+Prints jobs/s per system and waitpoint's ratio to the best peer (target: >= 1.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+SYSTEMS = ("waitpoint", "pgqueuer", "procrastinate")
+
+
+def database_url_for(base: str, database: str) -> str:
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+async def recreate_database(base: str, database: str) -> str:
+    conn = await asyncpg.connect(base)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {database}")
+    finally:
+        await conn.close()
+    return database_url_for(base, database)
+
+
+# --- one round of one system, in a child process ----------------------------------------
+
+async def round_waitpoint(url: str, jobs: int, concurrency: int) -> float:
+    from waitpoint import Waitpoint, worker
+    from waitpoint._migrate import migrate
+
+    done = asyncio.Event()
+    count = 0
+
+    @worker(queue="bench")
+    class Noop:
+        async def process(self, job):
+            nonlocal count
+            count += 1
+            if count == jobs:
+                done.set()
+
+    conn = await asyncpg.connect(url)
+    await migrate(conn, "waitpoint")
+    await conn.close()
+    async with Waitpoint(url, queues={}) as inserter:
+        for start in range(0, jobs, 1000):
+            batch = range(start, min(jobs, start + 1000))
+            await inserter.enqueue_many([Noop.new({"n": n}) for n in batch])
+    started = time.perf_counter()
+    async with Waitpoint(url, queues={"bench": concurrency}, peer=False) as runner:
+        await done.wait()
+        # Timed until the last outcome is committed, as for the peers.
+        while await runner.pool.fetchval(
+                "SELECT count(*) FROM waitpoint.jobs WHERE state = 'completed'") < jobs:
+            await asyncio.sleep(0.001)
+        elapsed = time.perf_counter() - started
+    return elapsed
+
+
+async def round_pgqueuer(url: str, jobs: int, concurrency: int) -> float:
+    from pgqueuer import AsyncpgDriver, QueueManager
+    from pgqueuer.queries import Queries
+    from pgqueuer.types import QueueExecutionMode
+
+    conn = await asyncpg.connect(url)
+    queries = Queries(AsyncpgDriver(conn))
+    await queries.install()
+    for start in range(0, jobs, 1000):
+        size = min(jobs, start + 1000) - start
+        await queries.enqueue(["noop"] * size, [None] * size, [0] * size)
+    await conn.close()
+
+    conn = await asyncpg.connect(url)
+    manager = QueueManager(Queries(AsyncpgDriver(conn)))
+
+    @manager.entrypoint("noop")
+    async def noop(job) -> None:
+        return None
+
+    started = time.perf_counter()
+    await manager.run(mode=QueueExecutionMode.drain, batch_size=concurrency)
+    elapsed = time.perf_counter() - started
+    await conn.close()
+    return elapsed
+
+
+async def round_procrastinate(url: str, jobs: int, concurrency: int) -> float:
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+
+    @app.task(queue="bench", name="noop")
+    async def noop(n: int) -> None:
+        return None
+
+    async with app.open_async():
+        await app.schema_manager.apply_schema_async()
+        for start in range(0, jobs, 1000):
+            batch = range(start, min(jobs, start + 1000))
+            await noop.batch_defer_async(*({"n": n} for n in batch))
+        started = time.perf_counter()
+        await app.run_worker_async(queues=["bench"], concurrency=concurrency, wait=False,
+                                   install_signal_handlers=False)
+        elapsed = time.perf_counter() - started
+    return elapsed
+
+
+ROUNDS = {"waitpoint": round_waitpoint, "pgqueuer": round_pgqueuer,
+          "procrastinate": round_procrastinate}
+
+
+def child(system: str, url: str, jobs: int, concurrency: int) -> None:
+    elapsed = asyncio.run(ROUNDS[system](url, jobs, concurrency))
+    print(json.dumps({"system": system, "seconds": elapsed}))
+
+
+# --- the parent: interleaved rounds and the report --------------------------------------
+
+async def prepare(base: str, system: str) -> str:
+    return await recreate_database(base, f"bench_{system}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        child(args.child, args.database_url, args.jobs, args.concurrency)
+        return
+
+    from waitpoint._database import resolve_database_url
+
+    base = resolve_database_url(args.database_url)
+    systems = args.systems.split(",")
+    best: dict[str, float] = {}
+    for round_number in range(1, args.rounds + 1):
+        for system in systems:
+            url = asyncio.run(prepare(base, system))
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", system, "--database-url", url,
+                 "--jobs", str(args.jobs), "--concurrency", str(args.concurrency)],
+                capture_output=True, text=True,
+            )
+            if out.returncode != 0:
+                sys.exit(f"{system} round failed:\n{out.stderr[-3000:]}")
+            seconds = json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
+            rate = args.jobs / seconds
+            best[system] = max(best.get(system, 0.0), rate)
+            print(f"round {round_number}  {system:<14} {rate:10.0f} jobs/s", flush=True)
+
+    print(f"\nbest of {args.rounds} rounds, {args.jobs} jobs, concurrency {args.concurrency}:")
+    for system in systems:
+        print(f"  {system:<14} {best[system]:10.0f} jobs/s")
+    peers = [best[s] for s in systems if s != "waitpoint"]
+    if "waitpoint" in best and peers:
+        print(f"  waitpoint / best peer = {best['waitpoint'] / max(peers):.2f}  (target >= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
