@@ -106,3 +106,22 @@ async def test_a_new_job_starts_without_waiting_for_a_poll(start_waitpoint):
     wp = await start_waitpoint(queues={"default": 1}, poll_interval=30)
     job = await Complete.enqueue({})
     await wait_for_state(wp, job.id, "completed", timeout=5)  # far below the poll interval
+
+
+async def test_one_log_event_per_job_outcome(wp: Waitpoint):
+    import structlog
+
+    with structlog.testing.capture_logs() as logs:
+        job = await Complete.enqueue({})
+        await wait_for_state(wp, job.id, "completed")
+    (event,) = [e for e in logs if e["event"] == "job.completed" and e.get("id") == job.id]
+    assert event["worker"] == Complete.__waitpoint_worker__ and event["queue"] == "default"
+    assert event["attempt"] == 1 and event["duration_ms"] >= 0
+
+
+async def test_claims_and_acks_commit_asynchronously_unless_asked(start_waitpoint):
+    relaxed = await start_waitpoint(queues={"default": 1})
+    strict = await start_waitpoint(queues={"default": 1}, synchronous_acks=True)
+    assert await relaxed.cycle_pool.fetchval("SHOW synchronous_commit") == "off"
+    assert await strict.cycle_pool.fetchval("SHOW synchronous_commit") == "on"
+    assert await relaxed.pool.fetchval("SHOW synchronous_commit") == "on"  # inserts, signals
