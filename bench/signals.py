@@ -237,14 +237,16 @@ def main() -> None:
               "--fanout", str(args.fanout)]
     if args.mode == "latency":
         url = asyncio.run(recreate_database(base, "bench_signals_waitpoint"))
-        ours = run_child(["latency", "--child", "waitpoint-latency", "--database-url", url, *common])
+        ours = run_child(["latency", "--child", "waitpoint-latency", "--database-url", url,
+                          *common])
         url = asyncio.run(recreate_database(base, "bench_signals_dbos"))
         peer = run_child(["latency", "--child", "dbos-latency", "--database-url", url, *common])
         print(f"{args.samples} samples each, same PostgreSQL:")
         for label, figures in (("waitpoint live", ours["live"]),
                                ("DBOS send/recv", peer["live"]),
                                ("waitpoint snoozed", ours["snoozed"])):
-            print(f"  {label:<18} p50 {figures['p50_ms']:7.2f} ms   p99 {figures['p99_ms']:7.2f} ms")
+            print(f"  {label:<18} p50 {figures['p50_ms']:7.2f} ms   "
+                  f"p99 {figures['p99_ms']:7.2f} ms")
         print(f"  live p50 ratio DBOS / waitpoint = "
               f"{peer['live']['p50_ms'] / ours['live']['p50_ms']:.1f}x")
     else:
@@ -252,9 +254,11 @@ def main() -> None:
         report = run_child(["scale", "--child", "scale", "--database-url", url, *common])
         for key, value in report.items():
             print(f"  {key:<22} {value:10.2f}")
-        print(f"  claim cost waiting/empty = {report['claim_waiting_ms'] / report['claim_empty_ms']:.2f}"
-              f", stage cost waiting/empty = {report['stage_waiting_ms'] / report['stage_empty_ms']:.2f}"
-              f", memory waiting/idle = {report['rss_waiting_mib'] / report['rss_idle_mib']:.2f}")
+        claim = report["claim_waiting_ms"] / report["claim_empty_ms"]
+        stage = report["stage_waiting_ms"] / report["stage_empty_ms"]
+        memory = report["rss_waiting_mib"] / report["rss_idle_mib"]
+        print(f"  claim cost waiting/empty = {claim:.2f}, stage cost waiting/empty = {stage:.2f}, "
+              f"memory waiting/idle = {memory:.2f}")
 
 
 if __name__ == "__main__":
