@@ -51,19 +51,23 @@ LANGUAGE plpgsql AS $$
 DECLARE
   reached bigint[];
 BEGIN
+  -- Joins against unnest() rather than `id = ANY(array)`: the latter tests every row
+  -- against the whole array, which a fan-out to thousands of jobs cannot afford.
   SELECT coalesce(array_agg(id), '{}') INTO reached FROM (
-    SELECT id FROM {schema}.jobs
-    WHERE id = ANY(target_ids) AND state NOT IN ('completed', 'cancelled', 'discarded')
-    ORDER BY id
-    FOR UPDATE
+    SELECT j.id FROM {schema}.jobs j
+    JOIN (SELECT DISTINCT unnest(target_ids) AS id) t ON t.id = j.id
+    WHERE j.state NOT IN ('completed', 'cancelled', 'discarded')
+    ORDER BY j.id
+    FOR UPDATE OF j
   ) locked;
 
   INSERT INTO {schema}.signals (job_id, payload, source)
   SELECT unnest(reached), signal_payload, signal_source;
 
   -- Waking a snoozed waiter makes it available; the jobs trigger notifies its producers.
-  UPDATE {schema}.jobs SET state = 'available', scheduled_at = now()
-  WHERE id = ANY(reached) AND state IN ('scheduled', 'suspended') AND meta ? 'await';
+  UPDATE {schema}.jobs j SET state = 'available', scheduled_at = now()
+  FROM unnest(reached) AS r(id)
+  WHERE j.id = r.id AND j.state IN ('scheduled', 'suspended') AND j.meta ? 'await';
 
   PERFORM {schema}.notify_signalled(reached);
   RETURN reached;
@@ -98,8 +102,9 @@ BEGIN
   INSERT INTO {schema}.signals (job_id, key, payload, source)
   SELECT unnest(reached), signal_key, signal_payload, signal_source;
 
-  UPDATE {schema}.jobs SET state = 'available', scheduled_at = now()
-  WHERE id = ANY(reached) AND state IN ('scheduled', 'suspended') AND meta ? 'await';
+  UPDATE {schema}.jobs j SET state = 'available', scheduled_at = now()
+  FROM unnest(reached) AS r(id)
+  WHERE j.id = r.id AND j.state IN ('scheduled', 'suspended') AND j.meta ? 'await';
 
   PERFORM {schema}.notify_signalled(reached);
   RETURN reached;
@@ -213,11 +218,12 @@ $$;
 CREATE FUNCTION {schema}.notify_available_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  -- No join with the old rows to keep only real transitions: plpgsql caches a generic
+  -- plan for it (a nested loop, from the many one-row updates), which turns a 10,000-job
+  -- fan-out quadratic. A row updated while already available costs a spurious, harmless
+  -- fetch at most.
   PERFORM pg_notify('{schema}_jobs', queue)
-  FROM (
-    SELECT DISTINCT n.queue FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE n.state = 'available' AND o.state <> 'available'
-  ) q;
+  FROM (SELECT DISTINCT queue FROM new_rows WHERE state = 'available') q;
   RETURN NULL;
 END;
 $$;
@@ -227,5 +233,5 @@ CREATE TRIGGER jobs_notify_insert AFTER INSERT ON {schema}.jobs
   FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_available_insert();
 
 CREATE TRIGGER jobs_notify_update AFTER UPDATE ON {schema}.jobs
-  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_available_update();

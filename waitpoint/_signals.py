@@ -105,8 +105,11 @@ async def _wait(execution: Execution, call: int, key: str | None, wait_seconds: 
     assert job.id is not None
     started = time.monotonic()
     live_until: float | None = None
+    # With no live wait and no deadline to check, go straight to the snooze: it consumes a
+    # signal that is already there, under the row lock, in one round trip.
+    skip_live_wait = wait_timeout == 0 and deadline is None and wait_seconds != 0
     with instance.notifier_waiter(job.id) as woken:
-        while True:
+        while not skip_live_wait:
             woken.clear()
             row = await instance.pool.fetchrow(queries.consume_signal, job.id, call, key, True)
             if row["payload"] is not None:

@@ -1,0 +1,115 @@
+"""The full `waitpoint` command: the engine's commands plus those that read a routing config.
+
+waitpoint/ may not import routing (see DESIGN.md), so the commands that do live here and
+extend the engine's click group.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+import routing
+from waitpoint import _codec
+from waitpoint.cli import main
+
+
+@main.command("check-config")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def check_config(file: Path) -> None:
+    """Validate a routing config: one line per source, or every error (exit 1)."""
+    try:
+        config = routing.load_config(file)
+    except routing.ConfigError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    for source in config.sources.values():
+        delivery_id = source.delivery_id.source if source.delivery_id else "body hash"
+        click.echo(f"{source.name}: {source.path}  scheme={source.scheme}  "
+                   f"routes={len(source.routes)}  delivery_id={delivery_id}")
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, separator, text = value.partition("=")
+        if not separator or not key:
+            raise click.BadParameter(f"{value!r}: expected KEY=VALUE", param_hint=option)
+        pairs[key] = text
+    return pairs
+
+
+@main.command("route")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--source", "source_name", default=None, help="Source name (or use --path).")
+@click.option("--path", "request_path", default=None,
+              help="Request path, e.g. /callbacks/partner/42 (fills params).")
+@click.option("--body", "body_file", required=True, type=click.File("rb"),
+              help="File with the raw request body ('-' for stdin).")
+@click.option("--header", "headers", multiple=True, help="KEY=VALUE (repeatable).")
+@click.option("--query", "query", multiple=True, help="KEY=VALUE (repeatable).")
+@click.option("--param", "params", multiple=True, help="Path parameter KEY=VALUE (repeatable).")
+def route_command(file: Path, source_name: str | None, request_path: str | None, body_file: Any,
+                  headers: tuple[str, ...], query: tuple[str, ...],
+                  params: tuple[str, ...]) -> None:
+    """Dry run: print the deliveries a callback would produce. Verifies and stores nothing."""
+    try:
+        config = routing.load_config(file)
+    except routing.ConfigError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    path_params: dict[str, str] = {}
+    if request_path is not None:
+        found = config.match(request_path)
+        if found is None:
+            raise click.BadParameter(f"no source serves {request_path}", param_hint="--path")
+        source, path_params = found
+    elif source_name is not None:
+        if source_name not in config.sources:
+            raise click.BadParameter(f"no source {source_name!r}; sources: "
+                                     f"{', '.join(config.sources)}", param_hint="--source")
+        source = config.sources[source_name]
+    else:
+        raise click.UsageError("give --source or --path")
+    header_map = _pairs(headers, "--header")
+    if not any(k.lower() == "content-type" for k in header_map):
+        header_map["content-type"] = "application/json"
+    callback = routing.Callback(body=body_file.read(), headers=header_map,
+                                query=_pairs(query, "--query"),
+                                params={**path_params, **_pairs(params, "--param")})
+    try:
+        result = routing.evaluate(source, callback)
+    except routing.BodyError as error:
+        raise click.ClickException(f"body: {error}") from None
+    click.echo(json.dumps(describe(result), indent=2, ensure_ascii=False))
+
+
+def describe(result: routing.Evaluation) -> dict[str, Any]:
+    """What the receiver would store, with payloads as the job will receive them."""
+    deliveries = []
+    for delivery in result.deliveries:
+        entry: dict[str, Any] = {"route": delivery.route, "target": _target(delivery.target)}
+        try:
+            entry["payload"] = _codec.decode(_codec.encode(delivery.payload))
+        except (TypeError, ValueError) as error:
+            entry["payload_error"] = str(error)
+        deliveries.append(entry)
+    return {"outcome": result.outcome, "delivery_id": result.delivery_id,
+            "matched": list(result.matched), "deliveries": deliveries,
+            "errors": [error.as_dict() for error in result.errors]}
+
+
+def _target(target: routing.JobTarget | routing.WorkflowTarget | routing.KeyTarget) -> Any:
+    if isinstance(target, routing.JobTarget):
+        return {"jobs": list(target.job_ids)}
+    if isinstance(target, routing.WorkflowTarget):
+        return {"workflow": target.workflow_id, "steps": list(target.steps)}
+    return {"key": target.key, "keep_for": target.keep_for}
+
+
+if __name__ == "__main__":
+    main()

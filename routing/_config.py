@@ -1,0 +1,282 @@
+"""Load, validate and compile a routing config into what evaluation needs."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FilePath
+from typing import Any
+
+import pydantic
+
+from ._env import MissingVariable, interpolate
+from ._errors import ConfigError, ConfigIssue, Path
+from ._expressions import Expression, ExpressionError, compile_expression
+from ._schema import PARAM, SOURCE_NAME, ConfigSpec, RouteSpec, SourceSpec
+from ._yaml import LocatedData, load_yaml
+from .schemes import DEFAULT_DELIVERY_ID, SCHEMES
+
+WHOLE_BODY = object()
+"""Payload of a route without `payload`: the parsed body."""
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    name: str
+    when: Expression | None
+    final: bool
+    kind: str  # "job" | "workflow" | "key"
+    target: Expression
+    step: Expression | None
+    payload: Any  # WHOLE_BODY, or a template of Expressions / constants
+    keep_for: float | None
+
+
+@dataclass(frozen=True)
+class CompiledSource:
+    name: str
+    path: str
+    pattern: re.Pattern[str]
+    verify: Any  # one of routing.schemes' models
+    delivery_id: Expression | None
+    body: str
+    routes: tuple[CompiledRoute, ...]
+
+    @property
+    def scheme(self) -> str:
+        return self.verify.scheme
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = self.pattern.fullmatch(path)
+        return None if found is None else found.groupdict()
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    file: str
+    sources: dict[str, CompiledSource] = field(default_factory=dict)
+
+    def match(self, path: str) -> tuple[CompiledSource, dict[str, str]] | None:
+        """The source serving a request path, with its path parameters."""
+        for source in self.sources.values():
+            params = source.match(path)
+            if params is not None:
+                return source, params
+        return None
+
+
+def load_config(path: str | os.PathLike[str],
+                env: Mapping[str, str] | None = None) -> RoutingConfig:
+    """Read and compile a routing config file; raises ConfigError listing every problem."""
+    file = FilePath(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        issue = ConfigIssue(str(file), 1, (), f"cannot read: {error.strerror}")
+        raise ConfigError([issue]) from None
+    return parse_config(text, str(file), os.environ if env is None else env)
+
+
+def parse_config(text: str, filename: str = "<config>",
+                 env: Mapping[str, str] | None = None) -> RoutingConfig:
+    located, issues = load_yaml(text, filename)
+    data = located.data
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(filename, 1, (), "expected a mapping with version and "
+                                                        "sources")])
+    data, env_issues = _interpolate_secrets(data, env or {}, located, filename)
+    issues += env_issues
+    # Expressions and paths are checked on the raw data too, so that their errors are
+    # reported together with shape errors rather than after the shape is fixed.
+    issues += _raw_issues(data, located, filename)
+    try:
+        spec = ConfigSpec.model_validate(data)
+    except pydantic.ValidationError as error:
+        explained = [issue.path for issue in env_issues]
+        issues += [issue for issue in _validation_issues(error, located, filename)
+                   if not any(path[:len(issue.path)] == issue.path for path in explained)]
+        raise ConfigError(_unique(issues)) from None
+    compiled, compile_issues = _compile(spec, located, filename)
+    issues += compile_issues
+    if issues:
+        raise ConfigError(_unique(issues))
+    return compiled
+
+
+def _unique(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    return list(dict.fromkeys(issues))
+
+
+def _raw_issues(data: dict[str, Any], located: LocatedData, filename: str) -> list[ConfigIssue]:
+    """Expression and path problems, found without trusting the rest of the shape."""
+    issues: list[ConfigIssue] = []
+
+    def check(value: Any, path: Path) -> None:
+        if isinstance(value, str | int | float | bool):
+            try:
+                compile_expression(value)
+            except ExpressionError as error:
+                issues.append(ConfigIssue(filename, located.line(path), path, str(error)))
+
+    def check_payload(value: Any, path: Path) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                check_payload(item, (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                check_payload(item, (*path, index))
+        elif value is not None:
+            check(value, path)
+
+    sources = data.get("sources")
+    if not isinstance(sources, dict):
+        return issues
+    seen_paths: dict[str, str] = {}
+    for name, source in sources.items():
+        if not isinstance(source, dict):
+            continue
+        base: Path = ("sources", name)
+        if not SOURCE_NAME.match(str(name)):
+            issues.append(ConfigIssue(filename, located.line(base), base,
+                                      "source names are lower-case letters, digits, - and _"))
+        if isinstance(source.get("path"), str):
+            shape = PARAM.sub("{}", source["path"])
+            if shape in seen_paths:
+                path = (*base, "path")
+                issues.append(ConfigIssue(
+                    filename, located.line(path), path,
+                    f"path {source['path']!r} is already served by source {seen_paths[shape]!r}"))
+            seen_paths.setdefault(shape, name)
+        if "delivery_id" in source:
+            check(source["delivery_id"], (*base, "delivery_id"))
+        routes = source.get("routes")
+        for index, route in enumerate(routes if isinstance(routes, list) else []):
+            if not isinstance(route, dict):
+                continue
+            path = (*base, "routes", index)
+            if "when" in route:
+                check(route["when"], (*path, "when"))
+            signal = route.get("signal")
+            if isinstance(signal, dict):
+                for field_name in ("job", "workflow", "step", "key"):
+                    if field_name in signal:
+                        check(signal[field_name], (*path, "signal", field_name))
+                if "payload" in signal:
+                    check_payload(signal["payload"], (*path, "signal", "payload"))
+    return issues
+
+
+def _interpolate_secrets(data: dict[str, Any], env: Mapping[str, str], located: LocatedData,
+                         filename: str) -> tuple[dict[str, Any], list[ConfigIssue]]:
+    missing: list[MissingVariable] = []
+    sources = data.get("sources")
+    if isinstance(sources, dict):
+        for name, source in sources.items():
+            if isinstance(source, dict) and "verify" in source:
+                source["verify"] = interpolate(source["verify"], env,
+                                               ("sources", name, "verify"), missing)
+    issues = [ConfigIssue(filename, located.line(m.path), m.path,
+                          f"environment variable {m.name} is not set (and has no default)")
+              for m in missing]
+    return data, issues
+
+
+def _validation_issues(error: pydantic.ValidationError, located: LocatedData,
+                       filename: str) -> list[ConfigIssue]:
+    issues = []
+    for problem in error.errors(include_input=False, include_url=False):
+        path = _clean_location(problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = f"unknown key {path[-1]!r}"
+        elif problem["type"] == "union_tag_invalid":
+            message = f"unknown scheme; known schemes: {', '.join(SCHEMES)}"
+        elif problem["type"] == "union_tag_not_found":
+            message = f"missing scheme; known schemes: {', '.join(SCHEMES)}"
+        issues.append(ConfigIssue(filename, located.line(path), path, message))
+    return issues
+
+
+def _clean_location(loc: tuple[Any, ...]) -> Path:
+    """Drop the discriminator tag pydantic inserts after `verify` (verify.stripe.tolerance)."""
+    parts = list(loc)
+    for index, part in enumerate(parts[:-1]):
+        if part == "verify" and parts[index + 1] in SCHEMES:
+            del parts[index + 1]
+            break
+    return tuple(p for p in parts if isinstance(p, str | int))
+
+
+def _compile(spec: ConfigSpec, located: LocatedData,
+             filename: str) -> tuple[RoutingConfig, list[ConfigIssue]]:
+    issues: list[ConfigIssue] = []
+
+    def issue(path: Path, message: str) -> None:
+        issues.append(ConfigIssue(filename, located.line(path), path, message))
+
+    def expression(value: Any, path: Path) -> Expression | None:
+        try:
+            return compile_expression(value)
+        except ExpressionError as error:
+            issue(path, str(error))
+            return None
+
+    sources: dict[str, CompiledSource] = {}
+    for name, source in spec.sources.items():
+        base: Path = ("sources", name)
+        delivery_text = source.delivery_id or DEFAULT_DELIVERY_ID.get(source.verify.scheme)
+        delivery_id = (expression(delivery_text, (*base, "delivery_id"))
+                       if delivery_text is not None else None)
+        routes = [_compile_route(route, (*base, "routes", index), index, expression, issue)
+                  for index, route in enumerate(source.routes)]
+        seen_names: set[str] = set()
+        for index, route in enumerate(routes):
+            if route is not None and route.name in seen_names:
+                issue((*base, "routes", index, "name"), f"two routes are named {route.name!r}")
+            elif route is not None:
+                seen_names.add(route.name)
+        sources[name] = CompiledSource(
+            name=name, path=source.path, pattern=_path_pattern(source), verify=source.verify,
+            delivery_id=delivery_id, body=source.body,
+            routes=tuple(route for route in routes if route is not None),
+        )
+    return RoutingConfig(file=filename, sources=sources), issues
+
+
+def _compile_route(route: RouteSpec, path: Path, index: int, expression: Any,
+                   issue: Any) -> CompiledRoute | None:
+    signal = route.signal
+    when = expression(route.when, (*path, "when")) if route.when is not None else None
+    kind = "job" if signal.job is not None else "workflow" if signal.workflow is not None else "key"
+    target = expression(getattr(signal, kind), (*path, "signal", kind))
+    step = expression(signal.step, (*path, "signal", "step")) if signal.step is not None else None
+    payload = (_compile_payload(signal.payload, (*path, "signal", "payload"), expression)
+               if signal.has_payload else WHOLE_BODY)
+    if target is None or (route.when is not None and when is None):
+        return None
+    return CompiledRoute(name=route.name or f"route-{index}", when=when, final=route.final,
+                         kind=kind, target=target, step=step, payload=payload,
+                         keep_for=signal.keep_for)
+
+
+def _compile_payload(value: Any, path: Path, expression: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _compile_payload(item, (*path, key), expression)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_compile_payload(item, (*path, index), expression)
+                for index, item in enumerate(value)]
+    if value is None:
+        return Expression(source="null", constant=None)
+    return expression(value, path)
+
+
+def _path_pattern(source: SourceSpec) -> re.Pattern[str]:
+    pattern, position = "", 0
+    for match in PARAM.finditer(source.path):
+        pattern += re.escape(source.path[position:match.start()])
+        pattern += f"(?P<{match[1]}>[^/]+)"
+        position = match.end()
+    return re.compile(pattern + re.escape(source.path[position:]))

@@ -1,0 +1,291 @@
+"""Evaluate one verified callback against its source's routes: pure, no IO."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import cel
+
+from ._config import WHOLE_BODY, CompiledRoute, CompiledSource
+from ._errors import BodyError, RouteError
+from ._expressions import FUNCTIONS, Expression, ExpressionError
+
+
+@dataclass(frozen=True)
+class Callback:
+    """What the receiver hands to routing: the raw request, already verified."""
+
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobTarget:
+    job_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class WorkflowTarget:
+    workflow_id: int | str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KeyTarget:
+    key: str
+    keep_for: float | None = None
+
+
+Target = JobTarget | WorkflowTarget | KeyTarget
+
+
+@dataclass(frozen=True)
+class Delivery:
+    route: str
+    target: Target
+    payload: Any
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    delivery_id: str
+    deliveries: tuple[Delivery, ...]
+    matched: tuple[str, ...]
+    errors: tuple[RouteError, ...]
+
+    @property
+    def outcome(self) -> str:
+        """routed: deliveries to make; unrouted: no route matched; no_target: routes
+        matched but none produced a usable target (missing id, evaluation error)."""
+        if self.deliveries:
+            return "routed"
+        if self.matched or any(e.field != "delivery_id" for e in self.errors):
+            return "no_target"
+        return "unrouted"
+
+
+def parse_body(body: bytes, content_type: str | None, mode: str = "auto") -> Any:
+    """The body as routes see it: JSON, form fields, or text. Raises BodyError."""
+    if not body:
+        return None
+    media = (content_type or "").split(";")[0].strip().lower()
+    if mode == "auto":
+        if media == "application/json" or media.endswith("+json"):
+            mode = "json"
+        elif media == "application/x-www-form-urlencoded":
+            mode = "form"
+        elif not media and body.lstrip()[:1] in (b"{", b"["):
+            mode = "json"
+        else:
+            mode = "text"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        if mode == "text":
+            return body.decode("utf-8", errors="replace")
+        raise BodyError(f"body is not UTF-8 ({mode} expected)") from None
+    if mode == "json":
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise BodyError(f"body is not valid JSON: {error}") from None
+    if mode == "form":
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+        except ValueError as error:
+            raise BodyError(f"body is not a valid form: {error}") from None
+        fields: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in fields:
+                existing = fields[key]
+                earlier = existing if isinstance(existing, list) else [existing]
+                fields[key] = [*earlier, value]
+            else:
+                fields[key] = value
+        return fields
+    return text
+
+
+def build_context(source: CompiledSource, callback: Callback) -> dict[str, Any]:
+    headers = {key.lower(): value for key, value in callback.headers.items()}
+    return {
+        "body": parse_body(callback.body, headers.get("content-type"), source.body),
+        "headers": headers,
+        "query": dict(callback.query),
+        "params": dict(callback.params),
+        "source": source.name,
+    }
+
+
+def evaluate(source: CompiledSource, callback: Callback) -> Evaluation:
+    """Every matching route's deliveries, in order (a matching `final` route stops there).
+
+    Raises BodyError for a body that does not parse; every other problem becomes a
+    RouteError on the evaluation, so one bad route never hides the others.
+    """
+    variables = build_context(source, callback)
+    context = _cel_context(variables)
+    errors: list[RouteError] = []
+    delivery_id = _delivery_id(source, callback, context, errors)
+    deliveries: list[Delivery] = []
+    matched: list[str] = []
+    for route in source.routes:
+        try:
+            if route.when is not None and not _truthy(route.when.evaluate(context)):
+                continue
+        except ExpressionError as error:
+            errors.append(RouteError(route.name, "when", str(error)))
+            continue
+        matched.append(route.name)
+        try:
+            delivery = _delivery(route, context, variables)
+        except _FieldError as error:
+            errors.append(RouteError(route.name, error.field, error.message))
+        else:
+            if delivery is not None:
+                deliveries.append(delivery)
+        if route.final:
+            break
+    return Evaluation(delivery_id=delivery_id, deliveries=tuple(deliveries),
+                      matched=tuple(matched), errors=tuple(errors))
+
+
+def _cel_context(variables: dict[str, Any]) -> cel.Context:
+    context = cel.Context()
+    for name, function in FUNCTIONS.items():
+        context.add_function(name, function)
+    for name, value in variables.items():
+        try:
+            context.add_variable(name, value)
+        except ValueError:
+            # JSON may carry lone surrogates ("\ud800"), which CEL strings cannot hold.
+            context.add_variable(name, _scrub(value))
+    return context
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    return value
+
+
+def _truthy(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ExpressionError(f"`when` must be true or false, got {type(value).__name__}")
+    return value
+
+
+def _delivery_id(source: CompiledSource, callback: Callback, context: cel.Context,
+                 errors: list[RouteError]) -> str:
+    if source.delivery_id is not None:
+        try:
+            value = source.delivery_id.evaluate(context)
+        except ExpressionError as error:
+            if source.delivery_id.source not in _SCHEME_DEFAULTS:
+                errors.append(RouteError("", "delivery_id", f"{error}; using a body hash"))
+            value = None
+        if value is not None and value != "":
+            return str(value)
+    return "sha256:" + hashlib.sha256(callback.body).hexdigest()
+
+
+def _scheme_defaults() -> frozenset[str]:
+    from .schemes import DEFAULT_DELIVERY_ID
+
+    return frozenset(DEFAULT_DELIVERY_ID.values())
+
+
+_SCHEME_DEFAULTS = _scheme_defaults()
+
+
+class _FieldError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _evaluate_field(expression: Expression, context: cel.Context, name: str) -> Any:
+    try:
+        return expression.evaluate(context)
+    except ExpressionError as error:
+        raise _FieldError(name, str(error)) from None
+
+
+def _delivery(route: CompiledRoute, context: cel.Context,
+              variables: dict[str, Any]) -> Delivery | None:
+    value = _evaluate_field(route.target, context, f"signal.{route.kind}")
+    target: Target | None
+    if route.kind == "job":
+        target = _job_target(value)
+    elif route.kind == "workflow":
+        assert route.step is not None
+        steps = _evaluate_field(route.step, context, "signal.step")
+        target = _workflow_target(value, steps)
+    else:
+        target = _key_target(value, route.keep_for)
+    if target is None:
+        return None
+    payload = (variables["body"] if route.payload is WHOLE_BODY
+               else _render(route.payload, context, "signal.payload"))
+    return Delivery(route=route.name, target=target, payload=payload)
+
+
+def _job_target(value: Any) -> JobTarget | None:
+    values = value if isinstance(value, list) else [value]
+    ids = []
+    for item in values:
+        if item is None:
+            continue
+        if isinstance(item, bool) or not isinstance(item, int | str):
+            raise _FieldError("signal.job", f"expected a job id or a list of ids, got {item!r}")
+        if isinstance(item, str):
+            if not item.strip().isdigit():
+                raise _FieldError("signal.job", f"expected a job id, got {item!r}")
+            item = int(item)
+        if not 0 < item < 2**63:
+            raise _FieldError("signal.job", f"job id {item} is out of range")
+        ids.append(item)
+    return JobTarget(tuple(dict.fromkeys(ids))) if ids else None
+
+
+def _workflow_target(workflow: Any, steps: Any) -> WorkflowTarget | None:
+    if workflow is None or workflow == "":
+        return None
+    if isinstance(workflow, bool) or not isinstance(workflow, int | str):
+        raise _FieldError("signal.workflow", f"expected a workflow id, got {workflow!r}")
+    names = steps if isinstance(steps, list) else [steps]
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise _FieldError("signal.step", f"expected a step name or a list of names, got {steps!r}")
+    return WorkflowTarget(workflow, tuple(names))
+
+
+def _key_target(value: Any, keep_for: float | None) -> KeyTarget | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _FieldError("signal.key", f"expected a key (string), got {value!r}")
+    return KeyTarget(str(value), keep_for)
+
+
+def _render(template: Any, context: cel.Context, path: str) -> Any:
+    if isinstance(template, Expression):
+        return _evaluate_field(template, context, path)
+    if isinstance(template, dict):
+        return {key: _render(item, context, f"{path}.{key}") for key, item in template.items()}
+    return [_render(item, context, f"{path}[{index}]") for index, item in enumerate(template)]

@@ -1,0 +1,87 @@
+"""The shape of the routing config (version 1), checked by pydantic."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .schemes import VerifySpec
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        raise ValueError("expected an expression (a string) or a constant, not a "
+                         f"{'mapping' if isinstance(value, dict) else 'list'}")
+    return value
+
+
+ExpressionText = Annotated[str | int | float | bool, BeforeValidator(_scalar)]
+
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+PATH_TEMPLATE = re.compile(r"^/[A-Za-z0-9._~\-/{}]*$")
+PARAM = re.compile(r"\{([^{}]*)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SignalSpec(_Strict):
+    job: ExpressionText | None = None
+    workflow: ExpressionText | None = None
+    step: ExpressionText | None = None
+    key: ExpressionText | None = None
+    keep_for: Annotated[float, Field(gt=0)] | None = None
+    payload: Any = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SignalSpec:
+        targets = [name for name in ("job", "workflow", "key") if getattr(self, name) is not None]
+        if not targets:
+            raise ValueError("a signal needs a target: job, workflow (with step) or key")
+        if len(targets) > 1:
+            raise ValueError(f"a signal has one target, not {' and '.join(targets)}")
+        if (self.workflow is None) != (self.step is None):
+            raise ValueError("workflow and step go together")
+        if self.keep_for is not None and self.key is None:
+            raise ValueError("keep_for applies to key targets only")
+        return self
+
+    @property
+    def has_payload(self) -> bool:
+        return "payload" in self.model_fields_set
+
+
+class RouteSpec(_Strict):
+    name: str | None = None
+    when: ExpressionText | None = None
+    final: bool = False
+    signal: SignalSpec
+
+
+class SourceSpec(_Strict):
+    path: str
+    verify: VerifySpec
+    delivery_id: ExpressionText | None = None
+    body: Literal["auto", "json", "form", "text"] = "auto"
+    routes: list[RouteSpec] = []
+
+    @model_validator(mode="after")
+    def _path_is_a_template(self) -> SourceSpec:
+        if not PATH_TEMPLATE.match(self.path):
+            raise ValueError(f"path {self.path!r} must start with / and use URL-safe "
+                             "characters, with {name} for path parameters")
+        names = PARAM.findall(self.path)
+        for name in names:
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+                raise ValueError(f"path parameter {{{name}}} must be a lower-case identifier")
+        if len(set(names)) != len(names):
+            raise ValueError("path parameters must have distinct names")
+        return self
+
+
+class ConfigSpec(_Strict):
+    version: Literal[1]
+    sources: Annotated[dict[str, SourceSpec], Field(min_length=1)]
