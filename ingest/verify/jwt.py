@@ -1,0 +1,180 @@
+"""JWT-signed callbacks (pyjwt): an allow-list of algorithms, keys from shared secrets, PEM
+public keys, a JWKS file or a JWKS URL (cached; refetched when an unknown `kid` shows up),
+issuer/audience/expiry/max-age checks, and an optional claim holding the body's SHA-256.
+
+`alg: none` can never be allowed (the config refuses it) and a source uses either HS* or
+public-key algorithms, never both, so a public key can never be used as an HMAC secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from ._base import SignedRequest, VerificationError, secret_values
+
+REFETCH_AFTER_UNKNOWN_KID = 10.0
+"""At most one JWKS refetch per URL in this many seconds, so forged kids cannot make us
+hammer the provider."""
+
+_jwks_cache: dict[str, tuple[float, dict[str | None, Any]]] = {}
+_last_fetch: dict[str, float] = {}
+_fetch_locks: dict[str, asyncio.Lock] = {}
+
+
+def _token(request: SignedRequest, options: Any) -> str:
+    value = request.require(options.header)
+    if options.header.lower() == "authorization":
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise VerificationError("malformed_signature", "expected 'Bearer <token>'")
+        return token.strip()
+    return value.strip()
+
+
+def _key_set(data: dict[str, Any]) -> dict[str | None, Any]:
+    keys: dict[str | None, Any] = {}
+    for key in jwt.PyJWKSet.from_dict(data).keys:
+        keys[key.key_id] = key.key
+    return keys
+
+
+def _file_keys(path: str) -> dict[str | None, Any]:
+    file = Path(path)
+    stamp = file.stat().st_mtime
+    cached = _jwks_cache.get(f"file:{path}")
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, _key_set(json.loads(file.read_text())))
+        _jwks_cache[f"file:{path}"] = cached
+    return cached[1]
+
+
+async def prepare(request: SignedRequest, options: Any) -> None:
+    """Make sure the JWKS URL's keys are cached, refetching for an unknown kid."""
+    if not options.jwks_url:
+        return
+    try:
+        kid = jwt.get_unverified_header(_token(request, options)).get("kid")
+    except jwt.PyJWTError:
+        return  # verify() reports the malformed token
+    url = options.jwks_url
+    cached = _jwks_cache.get(url)
+    fresh = cached is not None and time.monotonic() - cached[0] < options.jwks_cache_seconds
+    if fresh and (kid is None or kid in cached[1]):
+        return
+    lock = _fetch_locks.setdefault(url, asyncio.Lock())
+    async with lock:
+        cached = _jwks_cache.get(url)
+        if cached is not None and (kid in cached[1] or kid is None) and \
+                time.monotonic() - cached[0] < options.jwks_cache_seconds:
+            return
+        if time.monotonic() - _last_fetch.get(url, -1e9) < REFETCH_AFTER_UNKNOWN_KID and cached:
+            return
+        _last_fetch[url] = time.monotonic()
+        _jwks_cache[url] = (time.monotonic(), _key_set(await _fetch(url)))
+
+
+async def _fetch(url: str) -> dict[str, Any]:
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(total=5)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+            response.raise_for_status()
+            return await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        raise VerificationError("keys_unavailable", f"cannot fetch JWKS: {error}") from None
+
+
+def _candidate_keys(options: Any, kid: str | None) -> list[Any]:
+    if any(a.startswith("HS") for a in options.algorithms):
+        return [secret.encode() for secret in secret_values(options)]
+    keys: list[Any] = list(options.public_keys)
+    sets: list[dict[str | None, Any]] = []
+    if options.jwks_file:
+        sets.append(_file_keys(options.jwks_file))
+    if options.jwks_url and options.jwks_url in _jwks_cache:
+        sets.append(_jwks_cache[options.jwks_url][1])
+    for key_set in sets:
+        if kid is not None:
+            if kid in key_set:
+                keys.append(key_set[kid])
+        else:
+            keys.extend(key_set.values())
+    return keys
+
+
+def verify(request: SignedRequest, options: Any, now: float) -> None:
+    token = _token(request, options)
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise VerificationError("malformed_signature", str(error)) from None
+    if header.get("alg") not in options.algorithms:
+        raise VerificationError("bad_algorithm", f"{header.get('alg')!r} is not allowed")
+    keys = _candidate_keys(options, header.get("kid"))
+    if not keys:
+        raise VerificationError("unknown_key", f"no key for kid {header.get('kid')!r}")
+    claims = None
+    last_error: Exception | None = None
+    for key in keys:
+        try:
+            claims = jwt.decode(
+                token, key, algorithms=list(options.algorithms), issuer=options.issuer,
+                audience=options.audience, leeway=options.leeway,
+                options={"require": list(options.required_claims),
+                         "verify_aud": options.audience is not None},
+            )
+            break
+        except jwt.InvalidSignatureError as error:
+            last_error = error
+        except jwt.ExpiredSignatureError:
+            raise VerificationError("expired", "token has expired") from None
+        except jwt.PyJWTError as error:
+            raise VerificationError("bad_claims", str(error)) from None
+    if claims is None:
+        raise VerificationError("bad_signature", str(last_error or ""))
+    if options.max_age is not None:
+        issued = claims.get("iat")
+        if not isinstance(issued, int | float):
+            raise VerificationError("bad_claims", "max_age needs an iat claim")
+        if now - issued > options.max_age + options.leeway:
+            raise VerificationError("stale_timestamp", f"issued {int(now - issued)} s ago")
+    if options.body_hash_claim:
+        wanted = str(claims.get(options.body_hash_claim, ""))
+        actual = hashlib.sha256(request.body).hexdigest()
+        if not hmac.compare_digest(wanted.lower().encode(), actual.encode()):
+            raise VerificationError("bad_signature", f"{options.body_hash_claim} does not "
+                                                     "match the body")
+
+
+def sign(options: Any, body: bytes, *, timestamp: int | None = None,
+         private_key: Any = None, kid: str | None = None, claims: dict[str, Any] | None = None,
+         **_: Any) -> dict[str, str]:
+    """A token as the provider would send it. Public-key schemes need `private_key`."""
+    now = int(time.time()) if timestamp is None else timestamp
+    algorithm = options.algorithms[0]
+    if algorithm.startswith("HS"):
+        key: Any = secret_values(options)[0].encode()
+    elif private_key is None:
+        raise ValueError(f"signing {algorithm} needs the provider's private key")
+    else:
+        key = private_key
+    payload: dict[str, Any] = {"iat": now, "exp": now + 300}
+    if options.issuer:
+        payload["iss"] = options.issuer
+    if options.audience:
+        payload["aud"] = options.audience
+    if options.body_hash_claim:
+        payload[options.body_hash_claim] = hashlib.sha256(body).hexdigest()
+    payload.update(claims or {})
+    token = jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid} if kid else None)
+    value = f"Bearer {token}" if options.header.lower() == "authorization" else token
+    return {options.header: value}
