@@ -1,8 +1,10 @@
 """An approval flow: a job waits for a decision, then charges or gives up.
 
-Run the worker node:      ./scripts/run
+Run receiver + worker:     ./scripts/run
 Enqueue a job (2nd shell): .venv/bin/python -m examples.approvals
-Approve it:               .venv/bin/waitpoint signal JOB_ID --payload '{"decision": "approved"}'
+Approve it over HTTP:      curl -X POST localhost:8080/demo/approvals/JOB_ID \\
+                             -H 'content-type: application/json' -d '{"decision": "approved"}'
+...or from the CLI:        .venv/bin/waitpoint signal JOB_ID --payload '{"decision": "approved"}'
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ async def main() -> None:
     async with Waitpoint(queues={}, migrate=True):
         job = await ApprovalWorker.enqueue({"user_id": 123})
     print(f"enqueued job {job.id}; approve it with:\n"
-          f"  .venv/bin/waitpoint signal {job.id} --payload '{{\"decision\": \"approved\"}}'")
+          f"  curl -X POST localhost:8080/demo/approvals/{job.id} "
+          f"-H 'content-type: application/json' -d '{{\"decision\": \"approved\"}}'")
 
 
 if __name__ == "__main__":

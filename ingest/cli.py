@@ -6,6 +6,7 @@ extend the engine's click group.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -14,8 +15,12 @@ from typing import Any
 import click
 
 import routing
-from waitpoint import _codec
-from waitpoint.cli import main
+from waitpoint import Waitpoint, _codec
+from waitpoint._database import resolve_database_url
+from waitpoint.cli import database_option, import_modules, main, parse_queues, schema_option
+
+from .server import run_processes, self_command, stop_on_signals
+from .server import serve as serve_app
 
 
 @main.command("check-config")
@@ -109,6 +114,74 @@ def _target(target: routing.JobTarget | routing.WorkflowTarget | routing.KeyTarg
     if isinstance(target, routing.WorkflowTarget):
         return {"workflow": target.workflow_id, "steps": list(target.steps)}
     return {"key": target.key, "keep_for": target.keep_for}
+
+
+def _load(file: Path) -> routing.RoutingConfig:
+    try:
+        return routing.load_config(file)
+    except routing.ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+config_option = click.option("--config", "config_file", required=True,
+                             type=click.Path(dir_okay=False, path_type=Path),
+                             help="Routing config (YAML).")
+host_option = click.option("--host", default="127.0.0.1", show_default=True)
+port_option = click.option("--port", default=8080, show_default=True, type=int)
+
+
+@main.command()
+@config_option
+@database_option
+@schema_option
+@host_option
+@port_option
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes sharing the port (SO_REUSEPORT); one Python process uses one core.")
+@click.option("--reuse-port", is_flag=True, hidden=True)
+def serve(config_file: Path, database_url: str | None, schema: str, host: str, port: int,
+          workers: int, reuse_port: bool) -> None:
+    """Receive webhooks for every source of the config (no job processing)."""
+    config = _load(config_file)
+    if workers > 1:
+        url = resolve_database_url(database_url)
+        command = [*self_command(), "serve", "--config", str(config_file), "--database-url",
+                   url, "--schema", schema, "--host", host, "--port", str(port),
+                   "--workers", "1", "--reuse-port"]
+        sys.exit(run_processes(command, workers))
+
+    async def run() -> None:
+        stop = stop_on_signals()
+        async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
+            await serve_app(config, wp, host, port, stop, reuse_port=reuse_port)
+
+    asyncio.run(run())
+
+
+@main.command()
+@config_option
+@database_option
+@schema_option
+@host_option
+@port_option
+@click.option("--import", "modules", multiple=True, help="Module defining your workers.")
+@click.option("--queues", default="default=10", show_default=True,
+              help="Queues and their concurrency: NAME=LIMIT[,NAME=LIMIT...].")
+def up(config_file: Path, database_url: str | None, schema: str, host: str, port: int,
+       modules: tuple[str, ...], queues: str) -> None:
+    """Migrate, receive webhooks and run workers, in one process (embedded PostgreSQL
+    unless DATABASE_URL is set): the one-command developer setup."""
+    sys.path.insert(0, ".")
+    import_modules(modules)
+    config = _load(config_file)
+
+    async def run() -> None:
+        stop = stop_on_signals()
+        async with Waitpoint(database_url, queues=parse_queues(queues), schema=schema,
+                             migrate=True) as wp:
+            await serve_app(config, wp, host, port, stop)
+
+    asyncio.run(run())
 
 
 if __name__ == "__main__":

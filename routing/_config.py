@@ -57,6 +57,8 @@ class CompiledSource:
 class RoutingConfig:
     file: str
     sources: dict[str, CompiledSource] = field(default_factory=dict)
+    body_limit: int = 1024 * 1024
+    callbacks: Any = None  # routing._schema.CallbacksSpec, or None
 
     def match(self, path: str) -> tuple[CompiledSource, dict[str, str]] | None:
         """The source serving a request path, with its path parameters."""
@@ -171,6 +173,8 @@ def _raw_issues(data: dict[str, Any], located: LocatedData, filename: str) -> li
 def _interpolate_secrets(data: dict[str, Any], env: Mapping[str, str], located: LocatedData,
                          filename: str) -> tuple[dict[str, Any], list[ConfigIssue]]:
     missing: list[MissingVariable] = []
+    if isinstance(data.get("callbacks"), dict):
+        data["callbacks"] = interpolate(data["callbacks"], env, ("callbacks",), missing)
     sources = data.get("sources")
     if isinstance(sources, dict):
         for name, source in sources.items():
@@ -242,7 +246,8 @@ def _compile(spec: ConfigSpec, located: LocatedData,
             delivery_id=delivery_id, body=source.body,
             routes=tuple(route for route in routes if route is not None),
         )
-    return RoutingConfig(file=filename, sources=sources), issues
+    return RoutingConfig(file=filename, sources=sources, body_limit=spec.body_limit,
+                         callbacks=spec.callbacks), issues
 
 
 def _compile_route(route: RouteSpec, path: Path, index: int, expression: Any,

@@ -201,7 +201,18 @@ def _delivery_id(source: CompiledSource, callback: Callback, context: cel.Contex
             value = None
         if value is not None and value != "":
             return str(value)
-    return "sha256:" + hashlib.sha256(callback.body).hexdigest()
+    return body_hash_delivery_id(callback)
+
+
+def body_hash_delivery_id(callback: Callback) -> str:
+    """The dedupe key of a callback without a provider delivery id: the same body sent to
+    another path (/approvals/1 vs /approvals/2) or query is another callback."""
+    digest = hashlib.sha256()
+    if callback.params or callback.query:
+        where = json.dumps([sorted(callback.params.items()), sorted(callback.query.items())])
+        digest.update(where.encode() + b"\n")
+    digest.update(callback.body)
+    return "sha256:" + digest.hexdigest()
 
 
 def _scheme_defaults() -> frozenset[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
 from .schemes import VerifySpec
 
@@ -82,6 +82,16 @@ class SourceSpec(_Strict):
         return self
 
 
+class CallbacksSpec(_Strict):
+    """Per-job callback URLs (ingest.callbacks): where they point and how they are signed."""
+
+    secret: Annotated[SecretStr, Field(min_length=32)]
+    public_url: Annotated[str, Field(pattern=r"^https?://")]
+    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~\-/]*$")] = "/callbacks/signal"
+
+
 class ConfigSpec(_Strict):
     version: Literal[1]
     sources: Annotated[dict[str, SourceSpec], Field(min_length=1)]
+    body_limit: Annotated[int, Field(ge=1024, le=100 * 1024 * 1024)] = 1024 * 1024
+    callbacks: CallbacksSpec | None = None

@@ -60,7 +60,8 @@ async def start_waitpoint(
     started: list[Waitpoint] = []
 
     async def start(**options: Any) -> Waitpoint:
-        instance = Waitpoint(database_url, schema=schema, **{**FAST, **options})
+        url = options.pop("database_url", database_url)
+        instance = Waitpoint(url, schema=schema, **{**FAST, **options})
         await instance.start()
         started.append(instance)
         return instance

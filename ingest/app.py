@@ -1,0 +1,228 @@
+"""The aiohttp receiver: limit, read, verify, route, persist, respond.
+
+A 2xx means the event and its signals are committed. Bad signature: 401; malformed body:
+400; too large: 413; a payload that cannot be stored: 422 (recorded); database down: 503
+with Retry-After, never a 2xx.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+import routing
+from waitpoint import Waitpoint, _codec
+from waitpoint._migrate import pending_migrations
+
+from . import verify as verification
+from .callbacks import CallbackSigner, handle_callback
+from .inbox import DatabaseUnavailable, EventRecord, Inbox
+from .metrics import Metrics
+
+log = structlog.get_logger("ingest")
+
+DEFAULT_BODY_LIMIT = 1024 * 1024
+REDACTED = "[redacted]"
+
+
+@dataclass
+class Receiver:
+    """What the handlers share (kept in one AppKey)."""
+
+    config: routing.RoutingConfig
+    waitpoint: Waitpoint
+    inbox: Inbox
+    metrics: Metrics
+    body_limit: int
+    callbacks: CallbackSigner | None
+
+
+RECEIVER = web.AppKey("receiver", Receiver)
+
+
+def error_response(status: int, reason: str, detail: str = "",
+                   headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": reason, **({"detail": detail} if detail else {})}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def create_app(config: routing.RoutingConfig, waitpoint: Waitpoint, *,
+               body_limit: int = DEFAULT_BODY_LIMIT,
+               callbacks: CallbackSigner | None = None) -> web.Application:
+    """The receiver for every source of `config`, writing through `waitpoint` (started)."""
+    app = web.Application(client_max_size=body_limit + 1)
+    metrics = Metrics()
+    inbox = Inbox(waitpoint.pool, waitpoint.schema, on_batch=metrics.batch_size.observe)
+    app[RECEIVER] = Receiver(config, waitpoint, inbox, metrics, body_limit, callbacks)
+
+    async def inbox_lifecycle(_app: web.Application):  # type: ignore[no-untyped-def]
+        inbox.start()
+        yield
+        await inbox.stop()
+
+    app.cleanup_ctx.append(inbox_lifecycle)
+    for source in config.sources.values():
+        if source.scheme == "none":
+            log.warning("source.insecure", source=source.name,
+                        hint="requests to this source are not verified (insecure: true)")
+        app.router.add_post(source.path, _source_handler(source), name=f"source-{source.name}")
+    if callbacks is not None:
+        app.router.add_post(callbacks.path + "/{token}", handle_callback)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    return app
+
+
+def _source_handler(source: routing.CompiledSource):  # type: ignore[no-untyped-def]
+    async def handle(request: web.Request) -> web.StreamResponse:
+        receiver = request.app[RECEIVER]
+        started = time.perf_counter()
+        receiver.metrics.received.labels(source.name).inc()
+        response, context = await _receive(request, receiver, source)
+        status = response.status
+        receiver.metrics.latency.labels(source.name, str(status)).observe(
+            time.perf_counter() - started)
+        if "reason" in context:
+            receiver.metrics.rejected.labels(source.name, context["reason"]).inc()
+        log.info("webhook", source=source.name, status=status,
+                 duration_ms=round((time.perf_counter() - started) * 1000, 2), **context)
+        return response
+
+    return handle
+
+
+async def _receive(request: web.Request, receiver: Receiver,
+                   source: routing.CompiledSource) -> tuple[web.Response, dict[str, Any]]:
+    # limit
+    if request.content_length is not None and request.content_length > receiver.body_limit:
+        return _too_large(receiver), {"reason": "too_large"}
+    # read, once
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _too_large(receiver), {"reason": "too_large"}
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    signed = verification.SignedRequest(body=body, headers=headers,
+                                        url=_public_url(request, source),
+                                        method=request.method, query=dict(request.query))
+    # verify
+    try:
+        await verification.verify(signed, source.verify)
+    except verification.VerificationError as error:
+        return error_response(401, error.reason), {"reason": error.reason}
+    receiver.metrics.verified.labels(source.name).inc()
+    # route (pure)
+    callback = routing.Callback(body=body, headers=headers, query=dict(request.query),
+                                params=dict(request.match_info))
+    try:
+        result = routing.evaluate(source, callback)
+    except routing.BodyError as error:
+        return error_response(400, "malformed_body", str(error)), {"reason": "malformed_body"}
+    record, status = _event_record(request, source, body, headers, result)
+    # persist: the answer waits for the commit
+    try:
+        stored = await receiver.inbox.submit(record)
+    except DatabaseUnavailable:
+        return (error_response(503, "database_unavailable", headers={"Retry-After": "5"}),
+                {"reason": "database_unavailable", "delivery_id": result.delivery_id})
+    reached = sum(len(s.get("reached", [])) for s in stored.signals)
+    outcome = "duplicate" if stored.duplicate else record.outcome
+    if stored.duplicate:
+        receiver.metrics.duplicates.labels(source.name).inc()
+        status = 200
+    elif outcome == "unrouted":
+        receiver.metrics.unrouted.labels(source.name).inc()
+    receiver.metrics.signals.labels(source.name).inc(0 if stored.duplicate else reached)
+    context = {"delivery_id": result.delivery_id, "outcome": outcome,
+               "targets": [_describe_target(d) for d in record.deliveries]}
+    body_out = {"event_id": stored.event_id, "outcome": outcome, "signals": reached,
+                "duplicate": stored.duplicate}
+    if status == 422:
+        context["reason"] = "payload_error"
+        body_out["error"] = "payload_error"
+        body_out["detail"] = record.errors[-1]["message"]
+    return web.json_response(body_out, status=status), context
+
+
+def _event_record(request: web.Request, source: routing.CompiledSource, body: bytes,
+                  headers: dict[str, str], result: routing.Evaluation) -> tuple[EventRecord, int]:
+    errors = [error.as_dict() for error in result.errors]
+    deliveries: list[dict[str, Any]] = []
+    payload_errors = []
+    for delivery in result.deliveries:
+        try:
+            payload = _codec.encode(delivery.payload)
+        except (TypeError, ValueError) as error:
+            payload_errors.append({"route": delivery.route, "field": "signal.payload",
+                                   "message": str(error)})
+            continue
+        target = delivery.target
+        if isinstance(target, routing.JobTarget):
+            deliveries.append({"route": delivery.route, "jobs": list(target.job_ids),
+                               "payload": payload})
+        elif isinstance(target, routing.KeyTarget):
+            deliveries.append({"route": delivery.route, "key": target.key,
+                               "keep_for": target.keep_for, "payload": payload})
+        else:
+            errors.append({"route": delivery.route, "field": "signal.workflow",
+                           "message": "workflow step targets are not supported yet"})
+    outcome, status = result.outcome, 200
+    if payload_errors:
+        errors += payload_errors
+        if not deliveries:
+            outcome, status = "payload_error", 422
+    elif result.outcome == "routed" and not deliveries:
+        outcome = "no_target"
+    sensitive = verification.sensitive_headers(source.verify)
+    record = EventRecord(
+        source=source.name, delivery_id=result.delivery_id, body=body, outcome=outcome,
+        method=request.method, path=request.path, query=dict(request.query),
+        headers={k: (REDACTED if k in sensitive else v) for k, v in headers.items()},
+        errors=errors, deliveries=deliveries,
+    )
+    return record, status
+
+
+def _describe_target(delivery: dict[str, Any]) -> str:
+    return f"key:{delivery['key']}" if "key" in delivery else \
+        "jobs:" + ",".join(map(str, delivery["jobs"]))
+
+
+def _public_url(request: web.Request, source: routing.CompiledSource) -> str:
+    base = getattr(source.verify, "public_url", None)
+    if base:
+        return base.rstrip("/") + request.path_qs
+    return str(request.url)
+
+
+def _too_large(receiver: Receiver) -> web.Response:
+    return error_response(413, "too_large", f"the body limit is {receiver.body_limit} bytes")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    receiver = request.app[RECEIVER]
+    try:
+        async with receiver.waitpoint.pool.acquire(timeout=2) as conn:
+            pending = await pending_migrations(conn, receiver.waitpoint.schema)
+    except Exception as error:  # any failure to reach the database means not ready
+        return error_response(503, "database_unavailable", type(error).__name__)
+    if pending:
+        return error_response(503, "migrations_pending",
+                              ", ".join(f"{m.version:03d}_{m.name}" for m in pending))
+    return web.json_response({"status": "ready"})
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    registry = request.app[RECEIVER].metrics.registry
+    return web.Response(body=generate_latest(registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
