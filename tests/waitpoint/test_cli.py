@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 from waitpoint import Waitpoint
+from waitpoint._migrate import available_migrations
 
 from ..conftest import wait_for_state, wait_until
 from .workers import Complete, SoloWaiter
@@ -28,7 +29,7 @@ def test_migrate_command(database_url):
     schema = f"c_{uuid.uuid4().hex[:10]}"
     first = waitpoint_cli("migrate", "--schema", schema, database_url=database_url)
     assert first.returncode == 0, first.stderr
-    assert "applied 2 migration(s)" in first.stdout
+    assert f"applied {len(available_migrations())} migration(s)" in first.stdout
     again = waitpoint_cli("migrate", "--schema", schema, database_url=database_url)
     assert "applied 0 migration(s)" in again.stdout
 
