@@ -64,10 +64,11 @@ class EventRecord:
 
 class Inbox:
     def __init__(self, pool: asyncpg.Pool, schema: str, max_batch: int = 500,
-                 on_batch: Any = None) -> None:
+                 max_in_flight: int = 4, on_batch: Any = None) -> None:
         self._pool = pool
         self._sql = f"SELECT * FROM {schema}.ingest_events($1::text::jsonb)"
         self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
         self._pending: list[tuple[EventRecord, asyncio.Future[Stored]]] = []
         self._has_pending = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -92,13 +93,20 @@ class Inbox:
         return await future
 
     async def _run(self) -> None:
+        """Start a batch whenever requests wait and fewer than `max_in_flight` batches are
+        committing: one database backend alone would bound the receiver's throughput."""
+        in_flight: set[asyncio.Task[None]] = set()
         while True:
             await self._has_pending.wait()
             self._has_pending.clear()
             while self._pending:
+                if len(in_flight) >= self._max_in_flight:
+                    _, in_flight = await asyncio.wait(in_flight,
+                                                      return_when=asyncio.FIRST_COMPLETED)
+                    continue
                 batch = self._pending[:self._max_batch]
                 del self._pending[:self._max_batch]
-                await self._commit(batch)
+                in_flight.add(asyncio.create_task(self._commit(batch)))
 
     async def _commit(self, batch: list[tuple[EventRecord, asyncio.Future[Stored]]]) -> None:
         if self._on_batch is not None:

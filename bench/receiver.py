@@ -1,0 +1,247 @@
+"""Receiver throughput against a bare aiohttp POST handler, same machine, same load, same run.
+
+    .venv/bin/python bench/receiver.py --seconds 10 --concurrency 32 [--database-url URL]
+
+Each server runs as one process (one core, as `waitpoint serve --workers 1`); one load
+generator process (aiohttp) sends signed Stripe-style events, each with its own delivery
+id, routed to real jobs, and counts answers. Rounds alternate bare / receiver so machine
+noise hits both alike; the best round of each counts. Target: receiver >= 0.7x bare.
+Then: POST to await_signal() returning, in a job waiting live (DESIGN: p50 < 3 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "whsec_bench_" + "b" * 32
+CONFIG = textwrap.dedent(f"""\
+    version: 1
+    sources:
+      stripe:
+        path: /webhooks/stripe
+        verify: {{scheme: stripe, secrets: ["{SECRET}"]}}
+        routes:
+          - name: approved
+            when: body.type == 'payment_intent.succeeded'
+            signal:
+              job: body.data.object.metadata.job_id
+              payload: {{decision: "'approved'", amount: body.data.object.amount}}
+    """)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bare_server(port: int) -> None:
+    from aiohttp import web
+
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/webhooks/stripe", handle)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+async def wait_ready(port: int) -> None:
+    import aiohttp
+
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.post(f"http://127.0.0.1:{port}/webhooks/stripe",
+                                        data=b"{}") as response:
+                    if response.status in (200, 401):
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError("server did not start")
+
+
+def signed_requests(count: int, job_ids: list[int]) -> list[tuple[bytes, dict[str, str]]]:
+    from pydantic import TypeAdapter
+
+    from ingest.verify import sign
+    from routing.schemes import VerifySpec
+
+    options = TypeAdapter(VerifySpec).validate_python({"scheme": "stripe", "secrets": [SECRET]})
+    requests = []
+    for n in range(count):
+        body = json.dumps({"id": f"evt_{time.time_ns()}_{n}", "type": "payment_intent.succeeded",
+                           "data": {"object": {"amount": n, "metadata": {
+                               "job_id": str(job_ids[n % len(job_ids)])}}}}).encode()
+        requests.append((body, {"content-type": "application/json", **sign(options, body)}))
+    return requests
+
+
+async def load(port: int, seconds: float, concurrency: int,
+               requests: list[tuple[bytes, dict[str, str]]]) -> dict[str, float]:
+    import aiohttp
+
+    url = f"http://127.0.0.1:{port}/webhooks/stripe"
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    cursor = 0
+    deadline = time.monotonic() + seconds
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        nonlocal cursor
+        while time.monotonic() < deadline:
+            body, headers = requests[cursor % len(requests)]
+            cursor += 1
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+            latencies.append(time.perf_counter() - started)
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {"rps": len(latencies) / elapsed, "p50_ms": ordered[len(ordered) // 2] * 1000,
+            "p99_ms": ordered[int(len(ordered) * 0.99)] * 1000,
+            "ok": statuses.get(200, 0) / max(1, len(latencies))}
+
+
+async def prepare_database(base: str) -> str:
+    conn = await asyncpg.connect(base)
+    await conn.execute("DROP DATABASE IF EXISTS bench_ingest WITH (FORCE)")
+    await conn.execute("CREATE DATABASE bench_ingest")
+    await conn.close()
+    url = urlunsplit(urlsplit(base)._replace(path="/bench_ingest"))
+    from waitpoint import Job, Waitpoint
+
+    async with Waitpoint(url, queues={}, migrate=True, peer=False) as wp:
+        jobs = await wp.enqueue_many([Job(worker="bench.Waiting", state="suspended")
+                                      for _ in range(1000)])
+    os.environ["BENCH_JOB_IDS"] = ",".join(str(j.id) for j in jobs)
+    return url
+
+
+async def end_to_end(url: str, samples: int) -> dict[str, float]:
+    """POST to await_signal() returning, measured in one process (one clock)."""
+    from aiohttp import ClientSession, web
+
+    import routing
+    from ingest.app import create_app
+    from waitpoint import Waitpoint, await_signal, worker
+
+    resumed: dict[int, float] = {}
+
+    @worker(queue="e2e")
+    class Waiter:
+        async def process(self, job):
+            await await_signal(wait_timeout=30)
+            resumed[job.id] = time.perf_counter()
+
+    config = routing.parse_config(CONFIG, "bench.yaml", {})
+    port = free_port()
+    latencies = []
+    async with Waitpoint(url, queues={"e2e": 10}) as wp:
+        runner = web.AppRunner(create_app(config, wp), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        async with ClientSession() as session:
+            for _ in range(samples):
+                job = await Waiter.enqueue({})
+                while job.id not in wp._notifier._waiters:  # waiting live
+                    await asyncio.sleep(0.001)
+                ((body, headers),) = signed_requests(1, [job.id])
+                started = time.perf_counter()
+                async with session.post(f"http://127.0.0.1:{port}/webhooks/stripe",
+                                        data=body, headers=headers) as response:
+                    assert response.status == 200, await response.text()
+                while job.id not in resumed:
+                    await asyncio.sleep(0.0002)
+                latencies.append(resumed[job.id] - started)
+        await runner.cleanup()
+    ordered = sorted(latencies)
+    return {"p50_ms": ordered[len(ordered) // 2] * 1000,
+            "p99_ms": ordered[int(len(ordered) * 0.99)] * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--load", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        bare_server(args.bare_server)
+        return
+    if args.load:
+        port = int(args.load)
+        job_ids = [int(i) for i in os.environ["BENCH_JOB_IDS"].split(",")]
+        requests = signed_requests(int(args.seconds * 20000), job_ids)
+        asyncio.run(wait_ready(port))
+        print(json.dumps(asyncio.run(load(port, args.seconds, args.concurrency, requests))))
+        return
+
+    from waitpoint._database import resolve_database_url
+
+    url = asyncio.run(prepare_database(resolve_database_url(args.database_url)))
+    config_file = ROOT / "bench" / "results" / "ingest-config.yaml"
+    config_file.parent.mkdir(exist_ok=True)
+    config_file.write_text(CONFIG)
+    env = {**os.environ, "WAITPOINT_LOG_LEVEL": "WARNING"}
+    best: dict[str, dict[str, float]] = {}
+    for round_number in range(1, args.rounds + 1):
+        for name in ("bare", "receiver"):
+            port = free_port()
+            if name == "bare":
+                server_cmd = [sys.executable, __file__, "--bare-server", str(port)]
+            else:
+                server_cmd = [sys.executable, "-m", "ingest.cli", "serve", "--config",
+                              str(config_file), "--database-url", url, "--port", str(port)]
+            server = subprocess.Popen(server_cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+            try:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--load", str(port), "--seconds",
+                     str(args.seconds), "--concurrency", str(args.concurrency)],
+                    cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+            finally:
+                server.terminate()
+                server.wait(30)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"round {round_number} {name:<9} {result['rps']:8.0f} req/s  "
+                  f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
+                  f"2xx {result['ok']:.0%}", flush=True)
+            if result["rps"] > best.get(name, {}).get("rps", 0):
+                best[name] = result
+    print(f"\nreceiver / bare = {best['receiver']['rps'] / best['bare']['rps']:.2f} "
+          "(target >= 0.7)")
+    e2e = asyncio.run(end_to_end(url, args.samples))
+    print(f"POST -> await_signal returning: p50 {e2e['p50_ms']:.2f} ms, "
+          f"p99 {e2e['p99_ms']:.2f} ms ({args.samples} samples)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""`waitpoint serve --workers N` and `waitpoint up`, run as processes, driven over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+from examples.approvals import ApprovalWorker
+
+from ..conftest import wait_for_state, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def healthy(port: int) -> bool:
+    try:
+        async with aiohttp.ClientSession() as session, \
+                session.get(f"http://127.0.0.1:{port}/readyz") as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ingest.cli", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "STRIPE_WEBHOOK_SECRET": "x" * 32})
+
+
+def stop(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    return stderr.decode()
+
+
+async def test_up_receives_and_works_in_one_process(start_waitpoint, database_url, schema):
+    inserter = await start_waitpoint(queues={})
+    job = await ApprovalWorker.enqueue({"user_id": 5})
+    port = free_port()
+    process = start("up", "--config", "config/example.yaml", "--import", "examples.approvals",
+                    "--queues", "approvals=2", "--database-url", database_url,
+                    "--schema", schema, "--port", str(port))
+    try:
+        await wait_until(lambda: healthy(port), timeout=30, message="the server to be ready")
+        await wait_for_state(inserter, job.id, "scheduled", timeout=30)  # snoozed, waiting
+        async with aiohttp.ClientSession() as session, \
+                session.post(f"http://127.0.0.1:{port}/demo/approvals/{job.id}",
+                             json={"decision": "approved"}) as response:
+            assert response.status == 200
+            assert (await response.json())["outcome"] == "routed"
+        done = await wait_for_state(inserter, job.id, "completed", timeout=30)
+        assert done.recorded == "charge-5"
+    finally:
+        stderr = stop(process)
+    assert process.returncode == 0, stderr
+
+
+async def test_serve_runs_n_processes_on_one_port(start_waitpoint, database_url, schema):
+    await start_waitpoint(queues={})
+    port = free_port()
+    process = start("serve", "--config", "config/example.yaml", "--database-url", database_url,
+                    "--schema", schema, "--port", str(port), "--workers", "2")
+    try:
+        await wait_until(lambda: healthy(port), timeout=30, message="the servers to be ready")
+        children = psutil.Process(process.pid).children()
+        assert len(children) == 2
+        async with aiohttp.ClientSession() as session:
+            for n in range(20):
+                async with session.post(f"http://127.0.0.1:{port}/demo/approvals/{n + 1}",
+                                        json={"decision": "approved"}) as response:
+                    assert response.status == 200
+    finally:
+        stderr = stop(process)
+    assert process.returncode == 0, stderr
+    assert not any(child.is_running() for child in children)
