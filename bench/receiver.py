@@ -21,9 +21,8 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
+from _common import recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_bench_" + "b" * 32
@@ -126,11 +125,7 @@ async def load(port: int, seconds: float, concurrency: int,
 
 
 async def prepare_database(base: str) -> str:
-    conn = await asyncpg.connect(base)
-    await conn.execute("DROP DATABASE IF EXISTS bench_ingest WITH (FORCE)")
-    await conn.execute("CREATE DATABASE bench_ingest")
-    await conn.close()
-    url = urlunsplit(urlsplit(base)._replace(path="/bench_ingest"))
+    url = await recreate_database(base, "bench_ingest")
     from waitpoint import Job, Waitpoint
 
     async with Waitpoint(url, queues={}, migrate=True, peer=False) as wp:

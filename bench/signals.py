@@ -27,9 +27,9 @@ import statistics
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from _common import recreate_database
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -37,16 +37,6 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
     return {"p50_ms": pick(0.50) * 1000, "p99_ms": pick(0.99) * 1000,
             "mean_ms": statistics.fmean(ordered) * 1000}
-
-
-async def recreate_database(base: str, database: str) -> str:
-    conn = await asyncpg.connect(base)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {database}")
-    finally:
-        await conn.close()
-    return urlunsplit(urlsplit(base)._replace(path=f"/{database}"))
 
 
 async def wait_until(predicate, timeout: float = 60.0, interval: float = 0.001) -> None:

@@ -19,26 +19,11 @@ import os
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from _common import recreate_database
 
 SYSTEMS = ("waitpoint", "pgqueuer", "procrastinate")
-
-
-def database_url_for(base: str, database: str) -> str:
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-async def recreate_database(base: str, database: str) -> str:
-    conn = await asyncpg.connect(base)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {database}")
-    finally:
-        await conn.close()
-    return database_url_for(base, database)
 
 
 # --- one round of one system, in a child process ----------------------------------------

@@ -150,12 +150,16 @@ def serve(config_file: Path, database_url: str | None, schema: str, host: str, p
                    "--workers", "1", "--reuse-port"]
         sys.exit(run_processes(command, workers))
 
-    async def run() -> None:
-        stop = stop_on_signals()
-        async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
-            await serve_app(config, wp, host, port, stop, reuse_port=reuse_port)
+    instance = Waitpoint(database_url, queues={}, schema=schema, peer=False)
+    asyncio.run(_run_receiver(config, instance, host, port, reuse_port=reuse_port))
 
-    asyncio.run(run())
+
+async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host: str,
+                        port: int, *, reuse_port: bool = False) -> None:
+    """Until SIGINT/SIGTERM: stop receiving first, then stop the engine."""
+    stop = stop_on_signals()
+    async with instance:
+        await serve_app(config, instance, host, port, stop, reuse_port=reuse_port)
 
 
 @main.command()
@@ -175,13 +179,8 @@ def up(config_file: Path, database_url: str | None, schema: str, host: str, port
     import_modules(modules)
     config = _load(config_file)
 
-    async def run() -> None:
-        stop = stop_on_signals()
-        async with Waitpoint(database_url, queues=parse_queues(queues), schema=schema,
-                             migrate=True) as wp:
-            await serve_app(config, wp, host, port, stop)
-
-    asyncio.run(run())
+    instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema, migrate=True)
+    asyncio.run(_run_receiver(config, instance, host, port))
 
 
 if __name__ == "__main__":
