@@ -130,12 +130,15 @@ host_option = click.option("--host", default="127.0.0.1", show_default=True)
 port_option = click.option("--port", default=8080, show_default=True, type=int)
 
 
+def receiver_options(command: Any) -> Any:
+    """The options every command that runs the receiver takes."""
+    for option in (port_option, host_option, schema_option, database_option, config_option):
+        command = option(command)
+    return command
+
+
 @main.command()
-@config_option
-@database_option
-@schema_option
-@host_option
-@port_option
+@receiver_options
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes sharing the port (SO_REUSEPORT); one Python process uses one core.")
 @click.option("--reuse-port", is_flag=True, hidden=True)
@@ -163,11 +166,7 @@ async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host
 
 
 @main.command()
-@config_option
-@database_option
-@schema_option
-@host_option
-@port_option
+@receiver_options
 @click.option("--import", "modules", multiple=True, help="Module defining your workers.")
 @click.option("--queues", default="default=10", show_default=True,
               help="Queues and their concurrency: NAME=LIMIT[,NAME=LIMIT...].")
