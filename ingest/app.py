@@ -16,11 +16,12 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import routing
-from waitpoint import Waitpoint, _codec
+from waitpoint import Waitpoint
 from waitpoint._migrate import pending_migrations
 
 from . import verify as verification
 from .callbacks import CallbackSigner, handle_callback
+from .deliveries import describe_target, prepare
 from .inbox import DatabaseUnavailable, EventRecord, Inbox
 from .metrics import Metrics
 
@@ -140,7 +141,7 @@ async def _receive(request: web.Request, receiver: Receiver,
         receiver.metrics.unrouted.labels(source.name).inc()
     receiver.metrics.signals.labels(source.name).inc(0 if stored.duplicate else reached)
     context = {"delivery_id": result.delivery_id, "outcome": outcome,
-               "targets": [_describe_target(d) for d in record.deliveries]}
+               "targets": [describe_target(d) for d in record.deliveries]}
     body_out = {"event_id": stored.event_id, "outcome": outcome, "signals": reached,
                 "duplicate": stored.duplicate}
     if status == 422:
@@ -152,46 +153,15 @@ async def _receive(request: web.Request, receiver: Receiver,
 
 def _event_record(request: web.Request, source: routing.CompiledSource, body: bytes,
                   headers: dict[str, str], result: routing.Evaluation) -> tuple[EventRecord, int]:
-    errors = [error.as_dict() for error in result.errors]
-    deliveries: list[dict[str, Any]] = []
-    payload_errors = []
-    for delivery in result.deliveries:
-        try:
-            payload = _codec.encode(delivery.payload)
-        except (TypeError, ValueError) as error:
-            payload_errors.append({"route": delivery.route, "field": "signal.payload",
-                                   "message": str(error)})
-            continue
-        target = delivery.target
-        if isinstance(target, routing.JobTarget):
-            deliveries.append({"route": delivery.route, "jobs": list(target.job_ids),
-                               "payload": payload})
-        elif isinstance(target, routing.KeyTarget):
-            deliveries.append({"route": delivery.route, "key": target.key,
-                               "keep_for": target.keep_for, "payload": payload})
-        else:
-            errors.append({"route": delivery.route, "field": "signal.workflow",
-                           "message": "workflow step targets are not supported yet"})
-    outcome, status = result.outcome, 200
-    if payload_errors:
-        errors += payload_errors
-        if not deliveries:
-            outcome, status = "payload_error", 422
-    elif result.outcome == "routed" and not deliveries:
-        outcome = "no_target"
+    prepared = prepare(result)
     sensitive = verification.sensitive_headers(source.verify)
     record = EventRecord(
-        source=source.name, delivery_id=result.delivery_id, body=body, outcome=outcome,
+        source=source.name, delivery_id=result.delivery_id, body=body, outcome=prepared.outcome,
         method=request.method, path=request.path, query=dict(request.query),
         headers={k: (REDACTED if k in sensitive else v) for k, v in headers.items()},
-        errors=errors, deliveries=deliveries,
+        errors=prepared.errors, deliveries=prepared.deliveries,
     )
-    return record, status
-
-
-def _describe_target(delivery: dict[str, Any]) -> str:
-    return f"key:{delivery['key']}" if "key" in delivery else \
-        "jobs:" + ",".join(map(str, delivery["jobs"]))
+    return record, prepared.status
 
 
 def _public_url(request: web.Request, source: routing.CompiledSource) -> str:

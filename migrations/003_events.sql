@@ -14,11 +14,64 @@ CREATE TABLE {schema}.events (
   outcome      text NOT NULL,                -- routed | unrouted | no_target | payload_error
   signals      jsonb NOT NULL DEFAULT '[]',  -- [{route, jobs|key|workflow, reached}]
   errors       jsonb NOT NULL DEFAULT '[]',
+  replayed_at  timestamptz,                  -- last re-routing by `waitpoint replay --events`
+  replays      integer NOT NULL DEFAULT 0,
   CONSTRAINT events_delivery_unique UNIQUE (source, delivery_id)
 );
 
 CREATE INDEX events_received_idx ON {schema}.events (received_at);
 CREATE INDEX events_outcome_idx ON {schema}.events (source, outcome, received_at);
+
+-- Deliver an event's routed signals: [{route, jobs: [...] | key, keep_for, payload (base64
+-- erlpack)}]. Returns what each delivery reached, without the payloads.
+CREATE FUNCTION {schema}.deliver_event_signals(event bigint, deliveries jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  delivery jsonb;
+  reached bigint[];
+  results jsonb := '[]';
+BEGIN
+  FOR delivery IN SELECT value FROM jsonb_array_elements(coalesce(deliveries, '[]')) LOOP
+    IF delivery ? 'key' THEN
+      reached := {schema}.signal_key(
+        delivery ->> 'key', decode(delivery ->> 'payload', 'base64'), 'event:' || event,
+        make_interval(secs => coalesce((delivery ->> 'keep_for')::double precision,
+                                       10 * 365 * 86400)));
+    ELSE
+      reached := {schema}.signal_jobs(
+        ARRAY(SELECT jsonb_array_elements_text(delivery -> 'jobs')::bigint),
+        decode(delivery ->> 'payload', 'base64'), 'event:' || event);
+    END IF;
+    results := results || jsonb_build_array(
+      (delivery - 'payload') || jsonb_build_object('reached', to_jsonb(reached)));
+  END LOOP;
+  RETURN results;
+END;
+$$;
+
+-- Re-route a stored event: deliver `deliveries` and record the new outcome. An event that
+-- already signalled someone is left alone unless `force`. Returns NULL when skipped.
+CREATE FUNCTION {schema}.replay_event(event bigint, deliveries jsonb, new_outcome text,
+                                      new_errors jsonb, force boolean)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  previous jsonb;
+  results jsonb;
+BEGIN
+  SELECT signals INTO previous FROM {schema}.events WHERE id = event FOR UPDATE;
+  IF NOT FOUND OR (jsonb_array_length(previous) > 0 AND NOT force) THEN
+    RETURN NULL;
+  END IF;
+  results := {schema}.deliver_event_signals(event, deliveries);
+  UPDATE {schema}.events
+  SET signals = previous || results, outcome = new_outcome, errors = new_errors,
+      replayed_at = now(), replays = replays + 1
+  WHERE id = event;
+  RETURN results;
+END;
+$$;
 
 -- $1: a JSON array of events, each {source, delivery_id, method, path, query, headers,
 -- body (base64), outcome, errors, deliveries: [{route, jobs: [...] | key, keep_for,
@@ -29,10 +82,8 @@ RETURNS TABLE (item_index integer, event_id bigint, is_duplicate boolean, signal
 LANGUAGE plpgsql AS $$
 DECLARE
   item jsonb;
-  delivery jsonb;
   item_position integer;
   new_id bigint;
-  reached bigint[];
   results jsonb;
 BEGIN
   FOR item, item_position IN
@@ -56,23 +107,7 @@ BEGIN
       CONTINUE;
     END IF;
 
-    results := '[]';
-    FOR delivery IN SELECT value FROM jsonb_array_elements(coalesce(item -> 'deliveries', '[]'))
-    LOOP
-      IF delivery ? 'key' THEN
-        reached := {schema}.signal_key(
-          delivery ->> 'key', decode(delivery ->> 'payload', 'base64'), 'event:' || new_id,
-          make_interval(secs => coalesce((delivery ->> 'keep_for')::double precision,
-                                         10 * 365 * 86400)));
-      ELSE
-        reached := {schema}.signal_jobs(
-          ARRAY(SELECT jsonb_array_elements_text(delivery -> 'jobs')::bigint),
-          decode(delivery ->> 'payload', 'base64'), 'event:' || new_id);
-      END IF;
-      results := results || jsonb_build_array(
-        (delivery - 'payload') || jsonb_build_object('reached', to_jsonb(reached)));
-    END LOOP;
-
+    results := {schema}.deliver_event_signals(new_id, item -> 'deliveries');
     UPDATE {schema}.events SET signals = results WHERE id = new_id;
     item_index := item_position;
     event_id := new_id;
