@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -24,6 +25,7 @@ from .callbacks import CallbackSigner, handle_callback
 from .deliveries import describe_target, prepare
 from .inbox import DatabaseUnavailable, EventRecord, Inbox
 from .metrics import Metrics
+from .recorder import Recorder
 
 log = structlog.get_logger("ingest")
 
@@ -41,6 +43,7 @@ class Receiver:
     metrics: Metrics
     body_limit: int
     callbacks: CallbackSigner | None
+    recorder: Recorder | None = None
 
 
 RECEIVER = web.AppKey("receiver", Receiver)
@@ -54,12 +57,14 @@ def error_response(status: int, reason: str, detail: str = "",
 
 def create_app(config: routing.RoutingConfig, waitpoint: Waitpoint, *,
                body_limit: int = DEFAULT_BODY_LIMIT,
-               callbacks: CallbackSigner | None = None) -> web.Application:
+               callbacks: CallbackSigner | None = None,
+               record_dir: Path | None = None) -> web.Application:
     """The receiver for every source of `config`, writing through `waitpoint` (started)."""
     app = web.Application(client_max_size=body_limit + 1)
     metrics = Metrics()
     inbox = Inbox(waitpoint.pool, waitpoint.schema, on_batch=metrics.batch_size.observe)
-    app[RECEIVER] = Receiver(config, waitpoint, inbox, metrics, body_limit, callbacks)
+    recorder = Recorder(record_dir) if record_dir is not None else None
+    app[RECEIVER] = Receiver(config, waitpoint, inbox, metrics, body_limit, callbacks, recorder)
 
     async def inbox_lifecycle(_app: web.Application):  # type: ignore[no-untyped-def]
         inbox.start()
@@ -91,6 +96,9 @@ def _source_handler(source: routing.CompiledSource):  # type: ignore[no-untyped-
             time.perf_counter() - started)
         if "reason" in context:
             receiver.metrics.rejected.labels(source.name, context["reason"]).inc()
+        if receiver.recorder is not None:
+            await receiver.recorder.record(request, source.name, status,
+                                           context.get("outcome") or context.get("reason"))
         log.info("webhook", source=source.name, status=status,
                  duration_ms=round((time.perf_counter() - started) * 1000, 2), **context)
         return response

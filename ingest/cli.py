@@ -142,8 +142,11 @@ def receiver_options(command: Any) -> Any:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes sharing the port (SO_REUSEPORT); one Python process uses one core.")
 @click.option("--reuse-port", is_flag=True, hidden=True)
+@click.option("--record", "record_dir", default=None,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Write every request (rejected ones too) to DIR as recordings.")
 def serve(config_file: Path, database_url: str | None, schema: str, host: str, port: int,
-          workers: int, reuse_port: bool) -> None:
+          workers: int, reuse_port: bool, record_dir: Path | None) -> None:
     """Receive webhooks for every source of the config (no job processing)."""
     config = _load(config_file)
     if workers > 1:
@@ -151,18 +154,23 @@ def serve(config_file: Path, database_url: str | None, schema: str, host: str, p
         command = [*self_command(), "serve", "--config", str(config_file), "--database-url",
                    url, "--schema", schema, "--host", host, "--port", str(port),
                    "--workers", "1", "--reuse-port"]
+        if record_dir is not None:
+            command += ["--record", str(record_dir)]
         sys.exit(run_processes(command, workers))
 
     instance = Waitpoint(database_url, queues={}, schema=schema, peer=False)
-    asyncio.run(_run_receiver(config, instance, host, port, reuse_port=reuse_port))
+    asyncio.run(_run_receiver(config, instance, host, port, reuse_port=reuse_port,
+                              record_dir=record_dir))
 
 
 async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host: str,
-                        port: int, *, reuse_port: bool = False) -> None:
+                        port: int, *, reuse_port: bool = False,
+                        record_dir: Path | None = None) -> None:
     """Until SIGINT/SIGTERM: stop receiving first, then stop the engine."""
     stop = stop_on_signals()
     async with instance:
-        await serve_app(config, instance, host, port, stop, reuse_port=reuse_port)
+        await serve_app(config, instance, host, port, stop, reuse_port=reuse_port,
+                        record_dir=record_dir)
 
 
 @main.command()

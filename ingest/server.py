@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -29,11 +30,13 @@ def callback_signer(config: routing.RoutingConfig) -> CallbackSigner | None:
 
 
 async def serve(config: routing.RoutingConfig, waitpoint: Waitpoint, host: str, port: int,
-                stop: asyncio.Event, *, reuse_port: bool = False) -> None:
+                stop: asyncio.Event, *, reuse_port: bool = False,
+                record_dir: Path | None = None) -> None:
     """Serve until `stop` is set, then finish in-flight requests and close."""
     signer = callback_signer(config)
     configure_callbacks(signer)  # jobs of this process mint URLs for this receiver
-    app = create_app(config, waitpoint, body_limit=config.body_limit, callbacks=signer)
+    app = create_app(config, waitpoint, body_limit=config.body_limit, callbacks=signer,
+                     record_dir=record_dir)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
