@@ -190,5 +190,86 @@ def up(config_file: Path, database_url: str | None, schema: str, host: str, port
     asyncio.run(_run_receiver(config, instance, host, port))
 
 
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--url", default=None, help="Base URL of a running receiver, e.g. "
+              "http://127.0.0.1:8080 (replaying recordings).")
+@click.option("--resign", is_flag=True, help="Sign each recording again with the source's "
+              "secret and a fresh timestamp (needs --config).")
+@click.option("--config", "config_file", default=None,
+              type=click.Path(dir_okay=False, path_type=Path), help="Routing config (YAML).")
+@click.option("--events", is_flag=True, help="Route stored events again instead (needs "
+              "--config and the database).")
+@click.option("--source", default=None, help="With --events: only this source.")
+@click.option("--since", default=None, help="With --events: ISO time, or 30m / 2h / 7d ago.")
+@click.option("--outcome", default=None, help="With --events: only this outcome, e.g. unrouted.")
+@click.option("--id", "event_ids", multiple=True, type=int, help="With --events: these ids.")
+@click.option("--force", is_flag=True, help="With --events: also events that already "
+              "signalled (signals them again).")
+@database_option
+@schema_option
+def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: Path | None,
+           events: bool, source: str | None, since: str | None, outcome: str | None,
+           event_ids: tuple[int, ...], force: bool, database_url: str | None,
+           schema: str) -> None:
+    """Send recordings to a receiver, or route stored events again; print a summary."""
+    from .recording import RecordingError, load_recording, recording_files
+    from .replay import parse_since, replay_events, send_recording
+
+    config = _load(config_file) if config_file is not None else None
+    if events:
+        if config is None:
+            raise click.UsageError("--events needs --config")
+
+        async def run_events() -> list[Any]:
+            async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
+                return await replay_events(
+                    wp, config, source=source, since=parse_since(since) if since else None,
+                    outcome=outcome, ids=list(event_ids) or None, force=force)
+
+        _print_results(asyncio.run(run_events()))
+        return
+    if not paths or url is None:
+        raise click.UsageError("give recording files or directories and --url (or --events)")
+    if resign and config is None:
+        raise click.UsageError("--resign needs --config")
+    try:
+        files = recording_files(list(paths))
+        recordings = [(file, load_recording(file)) for file in files]
+    except RecordingError as error:
+        raise click.ClickException(str(error)) from None
+
+    async def run_files() -> list[Any]:
+        import aiohttp
+
+        results = []
+        async with aiohttp.ClientSession() as session:
+            with click.progressbar(recordings, label="replaying", file=sys.stderr,
+                                   hidden=len(recordings) < 20) as bar:
+                for file, recording in bar:
+                    results.append(await send_recording(session, url, recording, str(file),
+                                                        config if resign else None))
+        return results
+
+    try:
+        results = asyncio.run(run_files())
+    except (OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    _print_results(results)
+    if any(result.mismatch for result in results):
+        sys.exit(1)
+
+
+def _print_results(results: list[Any]) -> None:
+    width = max([len(r.name) for r in results] + [4])
+    click.echo(f"{'FILE':<{width}}  STATUS  {'OUTCOME':<26} SIGNALS")
+    for r in results:
+        status = str(r.status) if r.status else "-"
+        line = f"{r.name:<{width}}  {status:<6}  {r.outcome:<26} {r.signals}"
+        click.echo(line + (f"  MISMATCH: {r.mismatch}" if r.mismatch else ""))
+    mismatched = sum(1 for r in results if r.mismatch)
+    click.echo(f"{len(results)} replayed, {mismatched} differing from their expectation")
+
+
 if __name__ == "__main__":
     main()
