@@ -4,11 +4,9 @@ schema per test, so tests never see each other's rows or notifications."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,14 +17,9 @@ from waitpoint._migrate import migrate
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    from waitpoint._database import start_embedded
-
-    data_dir = Path(os.environ.get("WAITPOINT_TEST_DATA_DIR", tmp_path_factory.mktemp("pg")))
-    return start_embedded(data_dir / "pgdata")
+def database_url(waitpoint_database_url: str) -> str:
+    """The plugin's database (DATABASE_URL, else one embedded server for the session)."""
+    return waitpoint_database_url
 
 
 @pytest.fixture
