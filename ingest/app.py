@@ -7,6 +7,7 @@ with Retry-After, never a 2xx.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ log = structlog.get_logger("ingest")
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 REDACTED = "[redacted]"
+LOG_BODIES = os.environ.get("WAITPOINT_LOG_BODIES") == "1"
+"""Bodies are never logged unless this is switched on (WAITPOINT_LOG_BODIES=1), to debug
+a provider's payloads on a development machine."""
 
 
 @dataclass
@@ -126,6 +130,8 @@ async def _receive(request: web.Request, receiver: Receiver,
     except verification.VerificationError as error:
         return error_response(401, error.reason), {"reason": error.reason}
     receiver.metrics.verified.labels(source.name).inc()
+    if LOG_BODIES:
+        log.info("webhook.body", source=source.name, body=body.decode("utf-8", "replace"))
     # route (pure)
     callback = routing.Callback(body=body, headers=headers, query=dict(request.query),
                                 params=dict(request.match_info))

@@ -294,3 +294,21 @@ async def test_same_body_to_two_paths_is_two_callbacks(receiver):
         assert (await response.json())["outcome"] == "routed"
     for job in jobs:
         await wait_for_state(wp, job.id, "completed")
+
+
+async def test_bodies_are_logged_only_when_switched_on(receiver, monkeypatch):
+    import structlog
+
+    from ingest import app as app_module
+
+    client, _ = await receiver()
+    body = stripe_event("customer.created", {"secret_field": "do-not-log"}, "evt_body")
+    with structlog.testing.capture_logs() as logs:
+        await client.post("/webhooks/stripe", data=body, headers=stripe_headers(body))
+    assert "do-not-log" not in repr(logs)
+    monkeypatch.setattr(app_module, "LOG_BODIES", True)
+    body = stripe_event("customer.created", {"secret_field": "now-logged"}, "evt_body_2")
+    with structlog.testing.capture_logs() as logs:
+        await client.post("/webhooks/stripe", data=body, headers=stripe_headers(body))
+    (entry,) = [e for e in logs if e["event"] == "webhook.body"]
+    assert "now-logged" in entry["body"]

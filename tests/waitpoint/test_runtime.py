@@ -125,3 +125,15 @@ async def test_claims_and_acks_commit_asynchronously_unless_asked(start_waitpoin
     assert await relaxed.cycle_pool.fetchval("SHOW synchronous_commit") == "off"
     assert await strict.cycle_pool.fetchval("SHOW synchronous_commit") == "on"
     assert await relaxed.pool.fetchval("SHOW synchronous_commit") == "on"  # inserts, signals
+
+
+async def test_leadership_moves_when_the_leader_stops(start_waitpoint):
+    first = await start_waitpoint(queues={}, node="leader-a")
+    second = await start_waitpoint(queues={}, node="leader-b")
+    assert first.is_leader and not second.is_leader
+    await first.stop()  # resigns
+
+    async def second_leads() -> bool:
+        return second.is_leader
+
+    await wait_until(second_leads, timeout=10, message="node b to take over leadership")
