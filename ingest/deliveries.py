@@ -38,8 +38,8 @@ def prepare(result: routing.Evaluation) -> Prepared:
             deliveries.append({"route": delivery.route, "key": target.key,
                                "keep_for": target.keep_for, "payload": payload})
         else:
-            errors.append({"route": delivery.route, "field": "signal.workflow",
-                           "message": "workflow step targets are not supported yet"})
+            deliveries.append({"route": delivery.route, "workflow": str(target.workflow_id),
+                               "steps": list(target.steps), "payload": payload})
     outcome, status = result.outcome, 200
     if payload_errors:
         errors += payload_errors
@@ -51,5 +51,8 @@ def prepare(result: routing.Evaluation) -> Prepared:
 
 
 def describe_target(delivery: dict[str, Any]) -> str:
-    return f"key:{delivery['key']}" if "key" in delivery else \
-        "jobs:" + ",".join(map(str, delivery["jobs"]))
+    if "key" in delivery:
+        return f"key:{delivery['key']}"
+    if "workflow" in delivery:
+        return f"workflow:{delivery['workflow']}/" + ",".join(delivery["steps"])
+    return "jobs:" + ",".join(map(str, delivery["jobs"]))

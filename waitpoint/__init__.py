@@ -10,6 +10,7 @@ from ._logging import configure_logging
 from ._results import Cancel, Record, Snooze
 from ._signals import await_signal, signal
 from ._worker import worker
+from ._workflow import Workflow, WorkflowStatus
 
 __all__ = [
     "Cancel",
@@ -22,6 +23,8 @@ __all__ = [
     "Snooze",
     "Waitpoint",
     "WaitpointError",
+    "Workflow",
+    "WorkflowStatus",
     "await_signal",
     "configure_logging",
     "signal",

@@ -69,7 +69,8 @@ class Stager(_LeaderDuty):
 
 
 class Lifeline(_LeaderDuty):
-    """Rescues jobs left executing by producers that stopped heartbeating."""
+    """Rescues jobs left executing by producers that stopped heartbeating, and workflow
+    steps whose dependencies finished long ago but which were never released."""
 
     name = "lifeline"
 
@@ -80,6 +81,10 @@ class Lifeline(_LeaderDuty):
         if rows:
             log.warning("lifeline.rescued", jobs=[r["id"] for r in rows],
                         discarded=[r["id"] for r in rows if r["state"] == "discarded"])
+        repaired = await self.instance.pool.fetchval(
+            self.instance.queries.repair_workflows, self.instance.workflow_repair_after)
+        if repaired:
+            log.warning("lifeline.repaired_workflow_steps", steps=repaired)
 
 
 class Pruner(_LeaderDuty):
@@ -92,8 +97,11 @@ class Pruner(_LeaderDuty):
         row = await self.instance.pool.fetchrow(
             self.instance.queries.prune_jobs, self.instance.prune_after, self.batch
         )
-        if row["jobs"] or row["signals"]:
-            log.info("pruner.pruned", jobs=row["jobs"], signals=row["signals"])
+        workflows = await self.instance.pool.execute(self.instance.queries.prune_workflows)
+        pruned_workflows = int(workflows.split()[-1])
+        if row["jobs"] or row["signals"] or pruned_workflows:
+            log.info("pruner.pruned", jobs=row["jobs"], signals=row["signals"],
+                     workflows=pruned_workflows)
 
 
 class Heartbeat(PeriodicDuty):

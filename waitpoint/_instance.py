@@ -24,6 +24,7 @@ from ._migrate import ensure_current, migrate
 from ._notifier import Notifier
 from ._producer import Producer
 from ._queries import queries_for
+from ._workflow import Workflow, WorkflowStatus, insert_workflow, status_from_rows
 
 log = structlog.get_logger("waitpoint")
 
@@ -72,6 +73,7 @@ class Waitpoint:
         stage_interval: float = 1.0,
         heartbeat_interval: float = 5.0,
         rescue_after: float = 60.0,
+        workflow_repair_after: float = 60.0,
         rescue_interval: float = 30.0,
         prune_after: float = 86_400.0,
         prune_interval: float = 60.0,
@@ -85,6 +87,7 @@ class Waitpoint:
         self.node = node or _default_node()
         self.queue_limits = {"default": 10} if queues is None else dict(queues)
         self.rescue_after = rescue_after
+        self.workflow_repair_after = workflow_repair_after
         self.prune_after = prune_after
         self.shutdown_grace = shutdown_grace
         self.stopping = False
@@ -258,8 +261,18 @@ class Waitpoint:
         (inserted,) = await self.enqueue_many([job], conn=conn)
         return inserted
 
-    async def enqueue_many(self, jobs: Sequence[Job], *, conn: Executor | None = None) -> list[Job]:
-        """Insert many jobs in one round trip; returns them with ids, in input order."""
+    async def enqueue_many(self, jobs: Sequence[Job] | Workflow, *,
+                           conn: Executor | None = None) -> list[Job]:
+        """Insert many jobs in one round trip; returns them with ids, in input order.
+
+        A Workflow is inserted whole, in one transaction. A unique workflow whose name is
+        still running inserts nothing and returns its jobs with extra["conflicted"] = True.
+        """
+        if isinstance(jobs, Workflow):
+            if conn is not None:
+                return await insert_workflow(self, jobs, conn)
+            async with self.pool.acquire() as acquired, acquired.transaction():
+                return await insert_workflow(self, jobs, acquired)
         if not jobs:
             return []
         payload = json.dumps([job.insert_fields() for job in jobs])
@@ -325,6 +338,22 @@ class Waitpoint:
                 raise TypeError("signal: job ids must be integers")
             reached = await executor.fetchval(self.queries.signal_jobs, ids, encoded, source)
         return list(reached)
+
+
+    # workflows ----------------------------------------------------------------------------
+
+    async def signal_workflow(self, workflow_id: int, names: str | Sequence[str],
+                              payload: Any, *, source: str | None = None) -> list[int]:
+        """Signal workflow steps by name or sub-workflow path, without the Workflow object."""
+        steps = [names] if isinstance(names, str) else list(names)
+        encoded = _codec.encode(payload)
+        reached = await self.pool.fetchval(self.queries.signal_workflow, workflow_id, steps,
+                                           encoded, source)
+        return list(reached)
+
+    async def workflow_status(self, workflow_id: int) -> WorkflowStatus:
+        rows = await self.pool.fetch(self.queries.workflow_status, workflow_id)
+        return status_from_rows(rows)
 
 
 def _job_id(job: Job | int) -> int:

@@ -55,6 +55,9 @@ class Job:
     cancelled_at: datetime | None = None
     discarded_at: datetime | None = None
     schedule_in: float | timedelta | None = None
+    workflow_id: int | None = None
+    step: str | None = None
+    deps: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Runtime-only information (never persisted), e.g. extra["conflicted"]."""
 
@@ -114,6 +117,9 @@ class Job:
             "priority": self.priority,
             "scheduled_at": self.scheduled_at.isoformat() if self.scheduled_at else None,
             "schedule_in": self.schedule_in,
+            "workflow_id": self.workflow_id,
+            "step": self.step,
+            "deps": self.deps,
         }
 
     @classmethod
@@ -141,6 +147,9 @@ class Job:
             cancelled_at=record["cancelled_at"],
             discarded_at=record["discarded_at"],
             schedule_in=None,
+            workflow_id=record["workflow_id"],
+            step=record["step"],
+            deps=list(record["deps"]) if record["deps"] is not None else None,
             extra=dict(extra or {}),
             _cancel_requested=None,
         )

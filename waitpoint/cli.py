@@ -173,5 +173,51 @@ def signal_command(database_url: str | None, schema: str, job_ids: tuple[int, ..
         click.echo(f"no job is waiting on {key!r}: kept for the first that awaits it")
     else:
         click.echo(f"reached {len(reached)} job(s): {' '.join(map(str, reached)) or '-'}")
+
+
+@main.group()
+def workflow() -> None:
+    """Inspect workflows."""
+
+
+@workflow.command("status")
+@database_option
+@schema_option
+@click.argument("workflow_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+def workflow_status(database_url: str | None, schema: str, workflow_id: int,
+                    as_json: bool) -> None:
+    """Counts, state, duration and sub-workflows of WORKFLOW_ID."""
+
+    async def run() -> Any:
+        async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
+            return await wp.workflow_status(workflow_id)
+
+    try:
+        status = asyncio.run(run())
+    except LookupError:
+        raise click.ClickException(f"no workflow {workflow_id}") from None
+    if as_json:
+        click.echo(json.dumps(_status_dict(status)))
+        return
+    _print_status(status, "")
+
+
+def _status_dict(status: Any) -> dict[str, Any]:
+    return {"id": status.id, "name": status.name, "state": status.state,
+            "total": status.total, "counts": status.counts,
+            "duration_seconds": status.duration.total_seconds(),
+            "subs": {name: _status_dict(sub) for name, sub in status.subs.items()}}
+
+
+def _print_status(status: Any, indent: str) -> None:
+    label = status.name or f"workflow {status.id}"
+    counts = " ".join(f"{state}={count}" for state, count in status.counts.items() if count)
+    click.echo(f"{indent}{label}: {status.state}  total={status.total}  {counts}  "
+               f"duration={status.duration.total_seconds():.1f}s")
+    for sub in status.subs.values():
+        _print_status(sub, indent + "  ")
+
+
 if __name__ == "__main__":
     main()

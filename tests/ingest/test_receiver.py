@@ -312,3 +312,34 @@ async def test_bodies_are_logged_only_when_switched_on(receiver, monkeypatch):
         await client.post("/webhooks/stripe", data=body, headers=stripe_headers(body))
     (entry,) = [e for e in logs if e["event"] == "webhook.body"]
     assert "now-logged" in entry["body"]
+
+
+async def test_signed_post_signals_a_workflow_step(start_waitpoint, aiohttp_client):
+    from waitpoint import Workflow
+
+    from ..waitpoint.workers import Voter
+
+    wp = await start_waitpoint(queues={"approvals": 5, "default": 5})
+    config = routing.parse_config(textwrap.dedent("""\
+        version: 1
+        sources:
+          stripe:
+            path: /webhooks/stripe
+            verify: {scheme: stripe, secrets: ["${STRIPE_SECRET}"]}
+            routes:
+              - when: body.type == 'checkout.session.completed'
+                signal:
+                  workflow: body.data.object.metadata.workflow_id
+                  step: "'payment'"
+                  payload: {paid: body.data.object.amount_total}
+        """), "wf.yaml", {"STRIPE_SECRET": STRIPE_SECRET})
+    client = await aiohttp_client(create_app(config, wp))
+    workflow = Workflow().add("payment", Voter.new({}))
+    (payment,) = await wp.enqueue_many(workflow)
+    await wait_for_state(wp, payment.id, "suspended")
+    body = stripe_event("checkout.session.completed",
+                        {"amount_total": 900, "metadata": {"workflow_id": str(workflow.id)}})
+    answer = await (await client.post("/webhooks/stripe", data=body,
+                                      headers=stripe_headers(body))).json()
+    assert answer["outcome"] == "routed" and answer["signals"] == 1
+    assert (await wait_for_state(wp, payment.id, "completed")).recorded == {"paid": 900}

@@ -77,3 +77,23 @@ async def test_work_command_runs_jobs_and_stops_gracefully(start_waitpoint, data
 
 async def _no_producers(wp: Waitpoint) -> bool:
     return await wp.pool.fetchval(f"SELECT count(*) = 0 FROM {wp.schema}.producers")
+
+
+async def test_workflow_status_command(wp: Waitpoint, database_url):
+    from waitpoint import Workflow
+
+    from .workers import Voter
+
+    workflow = Workflow(name="nightly").add("wait", Voter.new({}))
+    (job,) = await wp.enqueue_many(workflow)
+    await wait_for_state(wp, job.id, "suspended")
+    result = waitpoint_cli("workflow", "status", str(workflow.id), "--schema", wp.schema,
+                           database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("nightly: executing  total=1  suspended=1")
+    as_json = waitpoint_cli("workflow", "status", str(workflow.id), "--json", "--schema",
+                            wp.schema, database_url=database_url)
+    assert json.loads(as_json.stdout)["counts"]["suspended"] == 1
+    missing = waitpoint_cli("workflow", "status", "999", "--schema", wp.schema,
+                            database_url=database_url)
+    assert missing.returncode == 1 and "no workflow 999" in missing.stderr

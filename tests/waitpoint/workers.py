@@ -138,3 +138,17 @@ class AwaitThenFail:
 
     def backoff(self, job):
         return 0
+
+
+@worker(queue="default")
+class ChargeWorker:
+    async def process(self, job):
+        seen[job.id].append("charged")
+        return Record({"charged": job.args.get("user_id")})
+
+
+@worker(queue="approvals")
+class Voter:
+    async def process(self, job):
+        vote = await await_signal(wait_timeout=job.args.get("wait_timeout", 0))
+        return Record(vote)

@@ -4,14 +4,16 @@ WITH input AS (
   SELECT nextval(pg_get_serial_sequence('{schema}.jobs', 'id')) AS id, x.*
   FROM ROWS FROM (jsonb_to_recordset($1::text::jsonb) AS (
     state text, queue text, worker text, args jsonb, meta jsonb, tags text[],
-    max_attempts integer, priority integer, scheduled_at timestamptz, schedule_in double precision
+    max_attempts integer, priority integer, scheduled_at timestamptz, schedule_in double precision,
+    workflow_id bigint, step text, deps text[]
   )) WITH ORDINALITY AS x(state, queue, worker, args, meta, tags, max_attempts, priority,
-                          scheduled_at, schedule_in, position)
+                          scheduled_at, schedule_in, workflow_id, step, deps, position)
 ), inserted AS (
   INSERT INTO {schema}.jobs (id, state, queue, worker, args, meta, tags, max_attempts,
-                             priority, scheduled_at)
+                             priority, scheduled_at, workflow_id, step, deps)
   SELECT id, state::{schema}.job_state, queue, worker, args, meta, tags, max_attempts, priority,
-         coalesce(scheduled_at, now() + make_interval(secs => coalesce(schedule_in, 0)))
+         coalesce(scheduled_at, now() + make_interval(secs => coalesce(schedule_in, 0))),
+         workflow_id, step, deps
   FROM input
   RETURNING {job_columns}
 )

@@ -1,0 +1,239 @@
+"""Workflows: jobs with dependencies, signals by step name, aggregate status, unique names.
+
+>>> workflow = (
+...     Workflow(name="onboarding")
+...     .add("approval", ApprovalWorker.new({"user_id": 123}))
+...     .add("charge", ChargeWorker.new({"user_id": 123}), deps=["approval"])
+... )
+>>> await wp.enqueue_many(workflow)
+>>> await workflow.signal("approval", {"decision": "approved"})
+>>> (await workflow.status()).state
+'executing'
+
+Steps with unmet dependencies are inserted `suspended`; the database makes them
+available when every dependency completed (or cancels them when one was cancelled or
+discarded, unless the step ignores that), in the transaction that finished the dependency.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ._job import Job, JobState
+
+if TYPE_CHECKING:
+    from ._instance import Executor, Waitpoint
+
+STATES = ("available", "scheduled", "suspended", "executing", "retryable", "completed",
+          "discarded", "cancelled")
+
+
+@dataclass(frozen=True)
+class _Step:
+    job: Job
+    deps: tuple[str, ...]
+    ignore_cancelled: bool
+    ignore_discarded: bool
+
+
+@dataclass(frozen=True)
+class _Sub:
+    workflow: Workflow
+    deps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WorkflowStatus:
+    """One lookup in the aggregate table, whatever the number of jobs."""
+
+    id: int
+    name: str | None
+    state: str  # pending | executing | completed | cancelled | discarded
+    counts: dict[str, int]
+    total: int
+    inserted_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration: timedelta
+    subs: dict[str, WorkflowStatus] = field(default_factory=dict)
+
+
+def _names(deps: str | Sequence[str] | None) -> tuple[str, ...]:
+    if deps is None:
+        return ()
+    return (deps,) if isinstance(deps, str) else tuple(deps)
+
+
+class Workflow:
+    """A set of jobs (steps) and the dependencies between them."""
+
+    def __init__(self, name: str | None = None, unique: bool = False) -> None:
+        if unique and not name:
+            raise ValueError("unique: a unique workflow needs a name")
+        self.name = name
+        self.unique = unique
+        self.id: int | None = None
+        self._steps: dict[str, _Step | _Sub] = {}
+        self._appending = False
+        self._instance: Waitpoint | None = None
+
+    @classmethod
+    def append(cls, workflow_id: int) -> Workflow:
+        """Add steps to an existing workflow (always allowed, unique or not); deps may name
+        the steps it already has."""
+        workflow = cls()
+        workflow.id = workflow_id
+        workflow._appending = True
+        return workflow
+
+    def _check_new(self, name: str, deps: tuple[str, ...]) -> None:
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"step name: {name!r} must be a non-empty string without '/'")
+        if name in self._steps:
+            raise ValueError(f"step name: {name!r} is already a step of this workflow")
+        for dep in deps:
+            if dep not in self._steps and not self._appending:
+                raise ValueError(f"deps: unknown step {dep!r} for {name!r} (deps name steps "
+                                 "added before, which also rules out cycles)")
+
+    def add(self, name: str, job: Job, deps: str | Sequence[str] | None = None, *,
+            ignore_cancelled: bool = False, ignore_discarded: bool = False) -> Workflow:
+        deps_tuple = _names(deps)
+        self._check_new(name, deps_tuple)
+        if job.id is not None:
+            raise ValueError(f"step {name!r}: the job is already inserted (id {job.id})")
+        self._steps[name] = _Step(job, deps_tuple, ignore_cancelled, ignore_discarded)
+        return self
+
+    def add_workflow(self, name: str, sub: Workflow,
+                     deps: str | Sequence[str] | None = None) -> Workflow:
+        """Nest `sub`: it counts as one step for the steps that depend on `name`."""
+        deps_tuple = _names(deps)
+        self._check_new(name, deps_tuple)
+        if not sub._steps:
+            raise ValueError(f"sub-workflow {name!r} has no steps")
+        self._steps[name] = _Sub(sub, deps_tuple)
+        return self
+
+    # after enqueue ---------------------------------------------------------------------
+
+    def _bound(self) -> Waitpoint:
+        if self._instance is None or self.id is None:
+            raise RuntimeError("this workflow is not enqueued yet: `await wp.enqueue_many(wf)`")
+        return self._instance
+
+    async def signal(self, names: str | Sequence[str], payload: Any) -> list[int]:
+        """Signal steps by name ("approval"), by list, or by sub-workflow path
+        ("import/approval"). Returns the job ids reached."""
+        instance = self._bound()
+        assert self.id is not None
+        return await instance.signal_workflow(self.id, names, payload)
+
+    async def status(self) -> WorkflowStatus:
+        instance = self._bound()
+        assert self.id is not None
+        return await instance.workflow_status(self.id)
+
+    # insertion (called by Waitpoint.enqueue_many) ------------------------------------------
+
+    def _jobs_for(self, workflow_id: int, parent_deps: tuple[str, ...]) -> list[Job]:
+        """The step jobs of this (sub-)workflow, as rows to insert."""
+        jobs = []
+        for name, entry in self._steps.items():
+            if isinstance(entry, _Sub):
+                continue
+            deps = entry.deps + tuple(f"../{d}" for d in parent_deps if not entry.deps)
+            meta = dict(entry.job.meta)
+            if entry.ignore_cancelled or entry.ignore_discarded:
+                meta["workflow"] = {"ignore_cancelled": entry.ignore_cancelled,
+                                    "ignore_discarded": entry.ignore_discarded}
+            state = JobState.SUSPENDED if deps else entry.job.state
+            jobs.append(dataclasses.replace(
+                entry.job, workflow_id=workflow_id, step=name, deps=list(deps) or None,
+                meta=meta, state=state, extra=dict(entry.job.extra)))
+        return jobs
+
+
+async def insert_workflow(instance: Waitpoint, workflow: Workflow,
+                          conn: Executor) -> list[Job]:
+    """Insert a whole workflow in the caller's transaction; see Waitpoint.enqueue_many."""
+    queries = instance.queries
+    if workflow._appending:
+        assert workflow.id is not None
+        existing = {row["name"] for row in await conn.fetch(queries.workflow_names, workflow.id)}
+        exists = await conn.fetchval(
+            f"SELECT count(*) FROM {instance.schema}.workflows WHERE id = $1", workflow.id)
+        if not exists:
+            raise ValueError(f"workflow {workflow.id} does not exist")
+        for name, entry in workflow._steps.items():
+            if name in existing:
+                raise ValueError(f"step name: {name!r} is already a step of workflow "
+                                 f"{workflow.id}")
+            for dep in entry.deps:
+                if dep not in existing and dep not in workflow._steps:
+                    raise ValueError(f"deps: workflow {workflow.id} has no step {dep!r}")
+        workflow_id = workflow.id
+    else:
+        workflow_id = await conn.fetchval(queries.insert_workflow, workflow.name,
+                                          workflow.unique)
+        if workflow_id is None:
+            return [dataclasses.replace(entry.job, extra={**entry.job.extra, "conflicted": True})
+                    for entry in _all_steps(workflow)]
+    rows: list[Job] = []
+    await _collect(instance, workflow, workflow_id, (), conn, rows)
+    inserted = await instance.enqueue_many(rows, conn=conn)
+    if workflow._appending:
+        # Appended steps may depend on steps that completed already.
+        waiting = [job.id for job in inserted if job.state == JobState.SUSPENDED and job.deps]
+        if waiting:
+            await conn.execute(queries.resolve_steps, waiting)
+    workflow.id = workflow_id
+    workflow._instance = instance
+    return inserted
+
+
+async def _collect(instance: Waitpoint, workflow: Workflow, workflow_id: int,
+                   parent_deps: tuple[str, ...], conn: Executor, rows: list[Job]) -> None:
+    rows.extend(workflow._jobs_for(workflow_id, parent_deps))
+    for name, entry in workflow._steps.items():
+        if isinstance(entry, _Sub):
+            sub_id = await conn.fetchval(instance.queries.insert_sub_workflow, name, workflow_id)
+            await _collect(instance, entry.workflow, sub_id, entry.deps, conn, rows)
+
+
+def _all_steps(workflow: Workflow) -> list[_Step]:
+    steps: list[_Step] = []
+    for entry in workflow._steps.values():
+        if isinstance(entry, _Sub):
+            steps.extend(_all_steps(entry.workflow))
+        else:
+            steps.append(entry)
+    return steps
+
+
+def status_from_rows(rows: Sequence[Any]) -> WorkflowStatus:
+    """Build the status tree from workflow_status.sql's rows (root first)."""
+    by_id: dict[int, WorkflowStatus] = {}
+    root: WorkflowStatus | None = None
+    for row in rows:
+        counts = {state: row[state] for state in STATES}
+        start = row["started_at"] or row["inserted_at"]
+        end = row["finished_at"] or row["db_now"]
+        status = WorkflowStatus(
+            id=row["id"], name=row["name"], state=row["state"], counts=counts,
+            total=sum(counts.values()), inserted_at=row["inserted_at"],
+            started_at=row["started_at"], finished_at=row["finished_at"],
+            duration=max(end - start, timedelta(0)),
+        )
+        by_id[row["id"]] = status
+        if root is None:
+            root = status
+        else:
+            by_id[row["parent_id"]].subs[row["name"]] = status
+    if root is None:
+        raise LookupError("no such workflow")
+    return root

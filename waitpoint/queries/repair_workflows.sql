@@ -1,0 +1,1 @@
+SELECT {schema}.repair_workflows(now() - make_interval(secs => $1))
