@@ -151,14 +151,13 @@ BEGIN
 END;
 $$;
 
--- Counts, for the job's workflow and its ancestors; a finishing sub-workflow resolves the
--- steps of its parent that depend on it.
-CREATE FUNCTION {schema}.workflow_count() RETURNS trigger
+-- Move `n` jobs of workflow `wf` from old_state to new_state (either may be NULL), in the
+-- workflow and its ancestors; a sub-workflow that finishes resolves the steps of its parent
+-- that depend on it.
+CREATE FUNCTION {schema}.workflow_adjust(wf bigint, old_state text, new_state text, n integer,
+                                         deleting boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-  old_state text := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.state::text END;
-  new_state text := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.state::text END;
-  wf bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.workflow_id ELSE NEW.workflow_id END;
   ancestors bigint[];
   finished record;
 BEGIN
@@ -170,24 +169,27 @@ BEGIN
   SELECT array_agg(id) INTO ancestors FROM chain;
 
   UPDATE {schema}.workflows SET
-    available = available + (new_state IS NOT DISTINCT FROM 'available')::int - (old_state IS NOT DISTINCT FROM 'available')::int,
-    scheduled = scheduled + (new_state IS NOT DISTINCT FROM 'scheduled')::int - (old_state IS NOT DISTINCT FROM 'scheduled')::int,
-    suspended = suspended + (new_state IS NOT DISTINCT FROM 'suspended')::int - (old_state IS NOT DISTINCT FROM 'suspended')::int,
-    executing = executing + (new_state IS NOT DISTINCT FROM 'executing')::int - (old_state IS NOT DISTINCT FROM 'executing')::int,
-    retryable = retryable + (new_state IS NOT DISTINCT FROM 'retryable')::int - (old_state IS NOT DISTINCT FROM 'retryable')::int,
-    completed = completed + (new_state IS NOT DISTINCT FROM 'completed')::int - (old_state IS NOT DISTINCT FROM 'completed')::int,
-    discarded = discarded + (new_state IS NOT DISTINCT FROM 'discarded')::int - (old_state IS NOT DISTINCT FROM 'discarded')::int,
-    cancelled = cancelled + (new_state IS NOT DISTINCT FROM 'cancelled')::int - (old_state IS NOT DISTINCT FROM 'cancelled')::int,
+    available = available + n * ((new_state IS NOT DISTINCT FROM 'available')::int - (old_state IS NOT DISTINCT FROM 'available')::int),
+    scheduled = scheduled + n * ((new_state IS NOT DISTINCT FROM 'scheduled')::int - (old_state IS NOT DISTINCT FROM 'scheduled')::int),
+    suspended = suspended + n * ((new_state IS NOT DISTINCT FROM 'suspended')::int - (old_state IS NOT DISTINCT FROM 'suspended')::int),
+    executing = executing + n * ((new_state IS NOT DISTINCT FROM 'executing')::int - (old_state IS NOT DISTINCT FROM 'executing')::int),
+    retryable = retryable + n * ((new_state IS NOT DISTINCT FROM 'retryable')::int - (old_state IS NOT DISTINCT FROM 'retryable')::int),
+    completed = completed + n * ((new_state IS NOT DISTINCT FROM 'completed')::int - (old_state IS NOT DISTINCT FROM 'completed')::int),
+    discarded = discarded + n * ((new_state IS NOT DISTINCT FROM 'discarded')::int - (old_state IS NOT DISTINCT FROM 'discarded')::int),
+    cancelled = cancelled + n * ((new_state IS NOT DISTINCT FROM 'cancelled')::int - (old_state IS NOT DISTINCT FROM 'cancelled')::int),
     started_at = CASE WHEN new_state = 'executing' THEN coalesce(started_at, now())
                       ELSE started_at END
   WHERE id = ANY(ancestors);
 
+  IF deleting THEN
+    RETURN;  -- pruning finished jobs does not reopen or close anything
+  END IF;
   -- Finished when nothing is active; active again if a step is appended or retried.
   FOR finished IN
     UPDATE {schema}.workflows SET finished_at =
       CASE WHEN available + scheduled + suspended + executing + retryable = 0
            THEN now() ELSE NULL END
-    WHERE id = ANY(ancestors) AND TG_OP <> 'DELETE'
+    WHERE id = ANY(ancestors)
       AND (available + scheduled + suspended + executing + retryable = 0)
           <> (finished_at IS NOT NULL)
     RETURNING id, parent_id, name, finished_at
@@ -200,6 +202,36 @@ BEGIN
           finished.id, SQLERRM;
       END;
     END IF;
+  END LOOP;
+END;
+$$;
+
+CREATE FUNCTION {schema}.workflow_count() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM {schema}.workflow_adjust(OLD.workflow_id, OLD.state::text, NULL, 1, true);
+  ELSE
+    PERFORM {schema}.workflow_adjust(NEW.workflow_id, OLD.state::text, NEW.state::text, 1,
+                                     false);
+  END IF;
+  RETURN NULL;
+END;
+$$;
+
+-- Inserts are counted per statement: a workflow of 10,000 steps is one update per state,
+-- not 10,000 updates of the same row.
+CREATE FUNCTION {schema}.workflow_count_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  per_state record;
+BEGIN
+  FOR per_state IN
+    SELECT workflow_id, state::text AS state, count(*)::integer AS n FROM new_rows
+    WHERE workflow_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+  LOOP
+    PERFORM {schema}.workflow_adjust(per_state.workflow_id, NULL, per_state.state,
+                                     per_state.n, false);
   END LOOP;
   RETURN NULL;
 END;
@@ -220,8 +252,8 @@ END;
 $$;
 
 CREATE TRIGGER jobs_workflow_count_insert AFTER INSERT ON {schema}.jobs
-  FOR EACH ROW WHEN (NEW.workflow_id IS NOT NULL)
-  EXECUTE FUNCTION {schema}.workflow_count();
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION {schema}.workflow_count_inserted();
 CREATE TRIGGER jobs_workflow_count_update AFTER UPDATE OF state ON {schema}.jobs
   FOR EACH ROW WHEN (NEW.workflow_id IS NOT NULL AND OLD.state IS DISTINCT FROM NEW.state)
   EXECUTE FUNCTION {schema}.workflow_count();
