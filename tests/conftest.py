@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -13,7 +12,6 @@ import asyncpg
 import pytest
 
 from waitpoint import Waitpoint
-from waitpoint._migrate import migrate
 
 
 @pytest.fixture(scope="session")
@@ -23,15 +21,9 @@ def database_url(waitpoint_database_url: str) -> str:
 
 
 @pytest.fixture
-async def schema(database_url: str) -> AsyncIterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, name)
-        yield name
-    finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        await conn.close()
+def schema(waitpoint_schema: str) -> str:
+    """The plugin's fresh, migrated schema for this test."""
+    return waitpoint_schema
 
 
 @pytest.fixture
