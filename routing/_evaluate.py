@@ -159,16 +159,11 @@ def evaluate(source: CompiledSource, callback: Callback) -> Evaluation:
 
 
 def _cel_context(variables: dict[str, Any]) -> cel.Context:
-    context = cel.Context()
-    for name, function in FUNCTIONS.items():
-        context.add_function(name, function)
-    for name, value in variables.items():
-        try:
-            context.add_variable(name, value)
-        except ValueError:
-            # JSON may carry lone surrogates ("\ud800"), which CEL strings cannot hold.
-            context.add_variable(name, _scrub(value))
-    return context
+    try:
+        return cel.Context(variables=variables, functions=FUNCTIONS)
+    except ValueError:
+        # JSON may carry lone surrogates ("\ud800"), which CEL strings cannot hold.
+        return cel.Context(variables=_scrub(variables), functions=FUNCTIONS)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
