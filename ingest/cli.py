@@ -17,7 +17,14 @@ import click
 import routing
 from waitpoint import Waitpoint, _codec
 from waitpoint._database import resolve_database_url
-from waitpoint.cli import database_option, import_modules, main, parse_queues, schema_option
+from waitpoint.cli import (
+    database_option,
+    import_modules,
+    main,
+    parse_queues,
+    run,
+    schema_option,
+)
 
 from .server import run_processes, self_command, stop_on_signals
 from .server import serve as serve_app
@@ -159,8 +166,8 @@ def serve(config_file: Path, database_url: str | None, schema: str, host: str, p
         sys.exit(run_processes(command, workers))
 
     instance = Waitpoint(database_url, queues={}, schema=schema, peer=False)
-    asyncio.run(_run_receiver(config, instance, host, port, reuse_port=reuse_port,
-                              record_dir=record_dir))
+    run(_run_receiver(config, instance, host, port, reuse_port=reuse_port,
+                      record_dir=record_dir))
 
 
 async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host: str,
@@ -187,7 +194,7 @@ def up(config_file: Path, database_url: str | None, schema: str, host: str, port
     config = _load(config_file)
 
     instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema, migrate=True)
-    asyncio.run(_run_receiver(config, instance, host, port))
+    run(_run_receiver(config, instance, host, port))
 
 
 @main.command()
@@ -227,7 +234,7 @@ def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: 
                     wp, config, source=source, since=parse_since(since) if since else None,
                     outcome=outcome, ids=list(event_ids) or None, force=force)
 
-        _print_results(asyncio.run(run_events()))
+        _print_results(run(run_events()))
         return
     if not paths or url is None:
         raise click.UsageError("give recording files or directories and --url (or --events)")

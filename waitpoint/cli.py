@@ -48,6 +48,21 @@ def parse_queues(text: str) -> dict[str, int]:
     return queues
 
 
+def run(coroutine: Any) -> Any:
+    """asyncio.run() for commands: an unreachable database or missing migrations is a
+    one-line error, not a traceback."""
+    from ._errors import MigrationError
+
+    try:
+        return asyncio.run(coroutine)
+    except MigrationError as error:
+        raise click.ClickException(str(error)) from None
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise click.ClickException(
+            f"cannot use the database: {type(error).__name__}: {error}. Check --database-url "
+            "/ DATABASE_URL (unset, waitpoint starts an embedded PostgreSQL).") from None
+
+
 def import_modules(modules: tuple[str, ...]) -> None:
     for module in modules:
         try:
@@ -79,14 +94,14 @@ def main(log_level: str | None) -> None:
 def migrate(database_url: str | None, schema: str) -> None:
     """Apply pending migrations (safe to run from several processes at once)."""
 
-    async def run() -> list[Any]:
+    async def apply() -> list[Any]:
         conn = await asyncpg.connect(resolve_database_url(database_url))
         try:
             return await apply_migrations(conn, schema)
         finally:
             await conn.close()
 
-    applied = asyncio.run(run())
+    applied = run(apply())
     click.echo(f"applied {len(applied)} migration(s) to schema {schema!r}"
                + "".join(f"\n  {m.version:03d}_{m.name}" for m in applied))
 
@@ -109,7 +124,7 @@ def work(database_url: str | None, schema: str, modules: tuple[str, ...], queues
     import_modules(modules)
     instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema,
                          migrate=run_migrations, shutdown_grace=shutdown_grace)
-    asyncio.run(run_until_signalled(instance))
+    run(run_until_signalled(instance))
 
 
 @main.command()
@@ -123,11 +138,11 @@ def jobs(database_url: str | None, schema: str, state: str | None, queue: str | 
          limit: int, as_json: bool) -> None:
     """List jobs, newest first."""
 
-    async def run() -> list[Any]:
+    async def list_them() -> list[Any]:
         async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
             return await wp.list_jobs(state=state, queue=queue, limit=limit)
 
-    found = asyncio.run(run())
+    found = run(list_them())
     if as_json:
         for job in found:
             click.echo(json.dumps({
@@ -161,12 +176,12 @@ def signal_command(database_url: str | None, schema: str, job_ids: tuple[int, ..
     except json.JSONDecodeError as error:
         raise click.BadParameter(f"not JSON: {error}", param_hint="--payload") from None
 
-    async def run() -> list[int]:
+    async def send() -> list[int]:
         async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
             return await wp.signal(list(job_ids) or None, value, key=key, keep_for=keep_for)
 
     try:
-        reached = asyncio.run(run())
+        reached = run(send())
     except (TypeError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     if key and not reached:
@@ -189,12 +204,12 @@ def workflow_status(database_url: str | None, schema: str, workflow_id: int,
                     as_json: bool) -> None:
     """Counts, state, duration and sub-workflows of WORKFLOW_ID."""
 
-    async def run() -> Any:
+    async def look_up() -> Any:
         async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
             return await wp.workflow_status(workflow_id)
 
     try:
-        status = asyncio.run(run())
+        status = run(look_up())
     except LookupError:
         raise click.ClickException(f"no workflow {workflow_id}") from None
     if as_json:

@@ -97,3 +97,19 @@ async def test_workflow_status_command(wp: Waitpoint, database_url):
     missing = waitpoint_cli("workflow", "status", "999", "--schema", wp.schema,
                             database_url=database_url)
     assert missing.returncode == 1 and "no workflow 999" in missing.stderr
+
+
+def test_an_unreachable_database_is_a_one_line_error_without_the_password():
+    result = subprocess.run(
+        [sys.executable, "-m", "waitpoint.cli", "jobs", "--database-url",
+         "postgresql://postgres:hunter2@127.0.0.1:1/nothing"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "cannot use the database" in result.stderr and "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_a_schema_without_migrations_says_to_migrate(database_url):
+    result = waitpoint_cli("jobs", "--schema", f"unmigrated_{uuid.uuid4().hex[:8]}",
+                           database_url=database_url)
+    assert result.returncode == 1 and "waitpoint migrate" in result.stderr
