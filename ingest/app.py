@@ -25,13 +25,14 @@ from . import verify as verification
 from .callbacks import CallbackSigner, handle_callback
 from .deliveries import describe_target, prepare
 from .inbox import DatabaseUnavailable, EventRecord, Inbox
-from .metrics import Metrics
+from .metrics import Metrics, SourceMetrics
 from .recorder import Recorder
 
 log = structlog.get_logger("ingest")
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 REDACTED = "[redacted]"
+URL_SIGNING_SCHEMES = frozenset({"twilio", "hmac"})
 LOG_BODIES = os.environ.get("WAITPOINT_LOG_BODIES") == "1"
 """Bodies are never logged unless this is switched on (WAITPOINT_LOG_BODIES=1), to debug
 a provider's payloads on a development machine."""
@@ -80,7 +81,9 @@ def create_app(config: routing.RoutingConfig, waitpoint: Waitpoint, *,
         if source.scheme == "none":
             log.warning("source.insecure", source=source.name,
                         hint="requests to this source are not verified (insecure: true)")
-        app.router.add_post(source.path, _source_handler(source), name=f"source-{source.name}")
+        runtime = SourceRuntime(source, SourceMetrics(metrics, source.name),
+                                verification.sensitive_headers(source.verify))
+        app.router.add_post(source.path, _source_handler(runtime), name=f"source-{source.name}")
     if callbacks is not None:
         app.router.add_post(callbacks.path + "/{token}", handle_callback)
     app.router.add_get("/healthz", healthz)
@@ -89,17 +92,27 @@ def create_app(config: routing.RoutingConfig, waitpoint: Waitpoint, *,
     return app
 
 
-def _source_handler(source: routing.CompiledSource):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class SourceRuntime:
+    """What a source's handler computes once rather than per request."""
+
+    source: routing.CompiledSource
+    metrics: SourceMetrics
+    sensitive_headers: frozenset[str]
+
+
+def _source_handler(runtime: SourceRuntime):  # type: ignore[no-untyped-def]
+    source, metrics = runtime.source, runtime.metrics
+
     async def handle(request: web.Request) -> web.StreamResponse:
         receiver = request.app[RECEIVER]
         started = time.perf_counter()
-        receiver.metrics.received.labels(source.name).inc()
-        response, context = await _receive(request, receiver, source)
+        metrics.received.inc()
+        response, context = await _receive(request, receiver, runtime)
         status = response.status
-        receiver.metrics.latency.labels(source.name, str(status)).observe(
-            time.perf_counter() - started)
+        metrics.latency(status).observe(time.perf_counter() - started)
         if "reason" in context:
-            receiver.metrics.rejected.labels(source.name, context["reason"]).inc()
+            metrics.rejected(context["reason"]).inc()
         if receiver.recorder is not None:
             await receiver.recorder.record(request, source.name, status,
                                            context.get("outcome") or context.get("reason"))
@@ -111,7 +124,8 @@ def _source_handler(source: routing.CompiledSource):  # type: ignore[no-untyped-
 
 
 async def _receive(request: web.Request, receiver: Receiver,
-                   source: routing.CompiledSource) -> tuple[web.Response, dict[str, Any]]:
+                   runtime: SourceRuntime) -> tuple[web.Response, dict[str, Any]]:
+    source, metrics = runtime.source, runtime.metrics
     # limit
     if request.content_length is not None and request.content_length > receiver.body_limit:
         return _too_large(receiver), {"reason": "too_large"}
@@ -129,7 +143,7 @@ async def _receive(request: web.Request, receiver: Receiver,
         await verification.verify(signed, source.verify)
     except verification.VerificationError as error:
         return error_response(401, error.reason), {"reason": error.reason}
-    receiver.metrics.verified.labels(source.name).inc()
+    metrics.verified.inc()
     if LOG_BODIES:
         log.info("webhook.body", source=source.name, body=body.decode("utf-8", "replace"))
     # route (pure)
@@ -139,7 +153,8 @@ async def _receive(request: web.Request, receiver: Receiver,
         result = routing.evaluate(source, callback)
     except routing.BodyError as error:
         return error_response(400, "malformed_body", str(error)), {"reason": "malformed_body"}
-    record, status = _event_record(request, source, body, headers, result)
+    record, status = _event_record(request, source, body, headers, result,
+                                   runtime.sensitive_headers)
     # persist: the answer waits for the commit
     try:
         stored = await receiver.inbox.submit(record)
@@ -149,11 +164,11 @@ async def _receive(request: web.Request, receiver: Receiver,
     reached = sum(len(s.get("reached", [])) for s in stored.signals)
     outcome = "duplicate" if stored.duplicate else record.outcome
     if stored.duplicate:
-        receiver.metrics.duplicates.labels(source.name).inc()
+        metrics.duplicates.inc()
         status = 200
     elif outcome == "unrouted":
-        receiver.metrics.unrouted.labels(source.name).inc()
-    receiver.metrics.signals.labels(source.name).inc(0 if stored.duplicate else reached)
+        metrics.unrouted.inc()
+    metrics.signals.inc(0 if stored.duplicate else reached)
     context = {"delivery_id": result.delivery_id, "outcome": outcome,
                "targets": [describe_target(d) for d in record.deliveries]}
     body_out = {"event_id": stored.event_id, "outcome": outcome, "signals": reached,
@@ -166,9 +181,9 @@ async def _receive(request: web.Request, receiver: Receiver,
 
 
 def _event_record(request: web.Request, source: routing.CompiledSource, body: bytes,
-                  headers: dict[str, str], result: routing.Evaluation) -> tuple[EventRecord, int]:
+                  headers: dict[str, str], result: routing.Evaluation,
+                  sensitive: frozenset[str]) -> tuple[EventRecord, int]:
     prepared = prepare(result)
-    sensitive = verification.sensitive_headers(source.verify)
     record = EventRecord(
         source=source.name, delivery_id=result.delivery_id, body=body, outcome=prepared.outcome,
         method=request.method, path=request.path, query=dict(request.query),
@@ -179,6 +194,9 @@ def _event_record(request: web.Request, source: routing.CompiledSource, body: by
 
 
 def _public_url(request: web.Request, source: routing.CompiledSource) -> str:
+    """The URL the provider called, for the schemes that sign it (twilio, hmac's {url})."""
+    if source.scheme not in URL_SIGNING_SCHEMES:
+        return ""
     base = getattr(source.verify, "public_url", None)
     if base:
         return base.rstrip("/") + request.path_qs

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
@@ -28,3 +30,27 @@ class Metrics:
                                  ["source", "status"],
                                  buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5),
                                  registry=r)
+
+
+class SourceMetrics:
+    """The per-source children, bound once: a label lookup per request is measurable."""
+
+    def __init__(self, metrics: Metrics, source: str) -> None:
+        self.received = metrics.received.labels(source)
+        self.verified = metrics.verified.labels(source)
+        self.duplicates = metrics.duplicates.labels(source)
+        self.unrouted = metrics.unrouted.labels(source)
+        self.signals = metrics.signals.labels(source)
+        self._metrics = metrics
+        self._source = source
+        self._latency: dict[int, Any] = {}
+
+    def latency(self, status: int) -> Any:
+        child = self._latency.get(status)
+        if child is None:
+            child = self._latency[status] = self._metrics.latency.labels(self._source,
+                                                                         str(status))
+        return child
+
+    def rejected(self, reason: str) -> Any:
+        return self._metrics.rejected.labels(self._source, reason)
