@@ -24,6 +24,7 @@ from waitpoint._migrate import pending_migrations
 from . import verify as verification
 from .callbacks import CallbackSigner, handle_callback
 from .deliveries import describe_target, prepare
+from .handshakes import handshake
 from .inbox import DatabaseUnavailable, EventRecord, Inbox
 from .metrics import Metrics, SourceMetrics
 from .recorder import Recorder
@@ -144,6 +145,9 @@ async def _receive(request: web.Request, receiver: Receiver,
     except verification.VerificationError as error:
         return error_response(401, error.reason), {"reason": error.reason}
     metrics.verified.inc()
+    answer = handshake(source, body)
+    if answer is not None:
+        return answer, {"outcome": "handshake"}
     if LOG_BODIES:
         log.info("webhook.body", source=source.name, body=body.decode("utf-8", "replace"))
     # route (pure)

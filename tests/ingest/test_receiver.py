@@ -343,3 +343,33 @@ async def test_signed_post_signals_a_workflow_step(start_waitpoint, aiohttp_clie
                                       headers=stripe_headers(body))).json()
     assert answer["outcome"] == "routed" and answer["signals"] == 1
     assert (await wait_for_state(wp, payment.id, "completed")).recorded == {"paid": 900}
+
+
+async def test_slack_url_verification_is_answered_and_stores_nothing(start_waitpoint,
+                                                                    aiohttp_client, db):
+    wp = await start_waitpoint(queues={})
+    secret = "slack-signing-secret-0123456789ab"
+    config = routing.parse_config(textwrap.dedent(f"""\
+        version: 1
+        sources:
+          slack:
+            path: /webhooks/slack/events
+            verify: {{scheme: slack, secrets: ["{secret}"]}}
+            routes:
+              - signal: {{key: "'slack'"}}
+        """), "slack.yaml", {})
+    client = await aiohttp_client(create_app(config, wp))
+    options = config.sources["slack"].verify
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    body = json.dumps({"token": "t", "challenge": challenge,
+                       "type": "url_verification"}).encode()
+    response = await client.post("/webhooks/slack/events", data=body, headers={
+        "content-type": "application/json", **sign(options, body)})
+    assert response.status == 200
+    assert await response.json() == {"challenge": challenge}
+    assert await db.fetchval(f"SELECT count(*) FROM {wp.schema}.events") == 0
+    # The handshake is verified like any other request.
+    forged = await client.post("/webhooks/slack/events", data=body, headers={
+        "content-type": "application/json", "x-slack-signature": "v0=00",
+        "x-slack-request-timestamp": str(int(time.time()))})
+    assert forged.status == 401
