@@ -15,6 +15,7 @@ import cel
 from ._config import WHOLE_BODY, CompiledRoute, CompiledSource
 from ._errors import BodyError, RouteError
 from ._expressions import FUNCTIONS, Expression, ExpressionError
+from .schemes import DEFAULT_DELIVERY_ID
 
 
 @dataclass(frozen=True)
@@ -210,13 +211,7 @@ def body_hash_delivery_id(callback: Callback) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _scheme_defaults() -> frozenset[str]:
-    from .schemes import DEFAULT_DELIVERY_ID
-
-    return frozenset(DEFAULT_DELIVERY_ID.values())
-
-
-_SCHEME_DEFAULTS = _scheme_defaults()
+_SCHEME_DEFAULTS = frozenset(DEFAULT_DELIVERY_ID.values())
 
 
 class _FieldError(Exception):

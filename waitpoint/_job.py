@@ -23,7 +23,6 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"
 
 
-FINISHED_STATES = frozenset({JobState.COMPLETED, JobState.CANCELLED, JobState.DISCARDED})
 INSERTABLE_STATES = frozenset({JobState.AVAILABLE, JobState.SCHEDULED, JobState.SUSPENDED})
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,6 @@ class Execution:
     job: Job
     instance: Waitpoint
     calls: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 current_execution: ContextVar[Execution | None] = ContextVar("waitpoint_execution", default=None)

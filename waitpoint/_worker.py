@@ -6,15 +6,11 @@ import importlib
 import random
 import sys
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from ._job import Job
 
 _registry: dict[str, type] = {}
-
-
-class WorkerClass(Protocol):
-    async def process(self, job: Job) -> Any: ...
 
 
 def worker_name(cls: type) -> str:

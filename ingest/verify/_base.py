@@ -71,9 +71,3 @@ def check_timestamp(timestamp: str, now: float, tolerance: int) -> int:
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
-
-def unb64(text: str) -> bytes | None:
-    try:
-        return base64.b64decode(text, validate=True)
-    except ValueError:
-        return None
