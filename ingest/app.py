@@ -68,7 +68,8 @@ def create_app(config: routing.RoutingConfig, waitpoint: Waitpoint, *,
     """The receiver for every source of `config`, writing through `waitpoint` (started)."""
     app = web.Application(client_max_size=body_limit + 1)
     metrics = Metrics()
-    inbox = Inbox(waitpoint.pool, waitpoint.schema, on_batch=metrics.batch_size.observe)
+    inbox = Inbox(waitpoint.pool, waitpoint.queries.ingest_events,
+                  on_batch=metrics.batch_size.observe)
     recorder = Recorder(record_dir) if record_dir is not None else None
     app[RECEIVER] = Receiver(config, waitpoint, inbox, metrics, body_limit, callbacks, recorder)
 

@@ -63,10 +63,10 @@ class EventRecord:
 
 
 class Inbox:
-    def __init__(self, pool: asyncpg.Pool, schema: str, max_batch: int = 500,
+    def __init__(self, pool: asyncpg.Pool, sql: str, max_batch: int = 500,
                  max_in_flight: int = 4, on_batch: Any = None) -> None:
         self._pool = pool
-        self._sql = f"SELECT * FROM {schema}.ingest_events($1::text::jsonb)"
+        self._sql = sql
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._pending: list[tuple[EventRecord, asyncio.Future[Stored]]] = []

@@ -63,10 +63,8 @@ class ReceiverHarness:
                                       self.config if resign else None)
         event = None
         if "event_id" in result.answer:
-            row = await self.waitpoint.pool.fetchrow(
-                f"SELECT id, source, delivery_id, outcome, signals::text AS signals,"
-                f" errors::text AS errors, headers::text AS headers, body"
-                f" FROM {self.waitpoint.schema}.events WHERE id = $1", result.answer["event_id"])
+            row = await self.waitpoint.pool.fetchrow(self.waitpoint.queries.get_event,
+                                                     result.answer["event_id"])
             if row is not None:
                 event = {**dict(row), "signals": json.loads(row["signals"]),
                          "errors": json.loads(row["errors"]),

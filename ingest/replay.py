@@ -111,14 +111,8 @@ async def replay_events(wp: Waitpoint, config: routing.RoutingConfig, *,
                         outcome: str | None = None, ids: list[int] | None = None,
                         force: bool = False) -> list[ReplayResult]:
     """Route stored events again with `config` and deliver what they produce now."""
-    schema = wp.schema
-    rows = await wp.pool.fetch(
-        f"SELECT id, source, delivery_id, path, query::text AS query, headers::text AS headers,"
-        f" body FROM {schema}.events"
-        " WHERE ($1::text IS NULL OR source = $1) AND ($2::timestamptz IS NULL OR"
-        " received_at >= $2) AND ($3::text IS NULL OR outcome = $3)"
-        " AND ($4::bigint[] IS NULL OR id = ANY($4)) ORDER BY id",
-        source, since, outcome, ids or None)
+    rows = await wp.pool.fetch(wp.queries.events_to_replay, source, since, outcome,
+                               ids or None)
     results = []
     for row in rows:
         name = f"event {row['id']} ({row['source']} {row['delivery_id']})"
@@ -138,9 +132,8 @@ async def replay_events(wp: Waitpoint, config: routing.RoutingConfig, *,
         deliveries = [{**d, "payload": base64.b64encode(d["payload"]).decode("ascii")}
                       for d in prepared.deliveries]
         signalled = await wp.pool.fetchval(
-            f"SELECT {schema}.replay_event($1, $2::text::jsonb, $3, $4::text::jsonb, $5)",
-            row["id"], json.dumps(deliveries), prepared.outcome, json.dumps(prepared.errors),
-            force)
+            wp.queries.replay_event, row["id"], json.dumps(deliveries), prepared.outcome,
+            json.dumps(prepared.errors), force)
         if signalled is None:
             results.append(ReplayResult(name, 0, "skipped: already signalled", 0, {}))
             continue

@@ -165,9 +165,7 @@ async def insert_workflow(instance: Waitpoint, workflow: Workflow,
     if workflow._appending:
         assert workflow.id is not None
         existing = {row["name"] for row in await conn.fetch(queries.workflow_names, workflow.id)}
-        exists = await conn.fetchval(
-            f"SELECT count(*) FROM {instance.schema}.workflows WHERE id = $1", workflow.id)
-        if not exists:
+        if not await conn.fetchval(queries.workflow_exists, workflow.id):
             raise ValueError(f"workflow {workflow.id} does not exist")
         for name, entry in workflow._steps.items():
             if name in existing:
