@@ -128,13 +128,9 @@ def _source_handler(runtime: SourceRuntime):  # type: ignore[no-untyped-def]
 async def _receive(request: web.Request, receiver: Receiver,
                    runtime: SourceRuntime) -> tuple[web.Response, dict[str, Any]]:
     source, metrics = runtime.source, runtime.metrics
-    # limit
-    if request.content_length is not None and request.content_length > receiver.body_limit:
-        return _too_large(receiver), {"reason": "too_large"}
-    # read, once
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
+    # limit, read once
+    body = await read_body(request, receiver)
+    if body is None:
         return _too_large(receiver), {"reason": "too_large"}
     headers = {key.lower(): value for key, value in request.headers.items()}
     signed = verification.SignedRequest(body=body, headers=headers,
@@ -206,6 +202,17 @@ def _public_url(request: web.Request, source: routing.CompiledSource) -> str:
     if base:
         return base.rstrip("/") + request.path_qs
     return str(request.url)
+
+
+async def read_body(request: web.Request, receiver: Receiver) -> bytes | None:
+    """The raw body, or None when it is over the limit (checked before reading when the
+    length is declared, and while reading when it is not)."""
+    if request.content_length is not None and request.content_length > receiver.body_limit:
+        return None
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return None
 
 
 def _too_large(receiver: Receiver) -> web.Response:

@@ -81,16 +81,13 @@ async def callback_url(wait_for: float | None = None, key: str | None = None) ->
 
 
 async def handle_callback(request: web.Request) -> web.Response:
-    from .app import RECEIVER, error_response
+    from .app import RECEIVER, error_response, read_body
     from .inbox import DatabaseUnavailable, EventRecord
 
     receiver = request.app[RECEIVER]
     assert receiver.callbacks is not None
-    if request.content_length is not None and request.content_length > receiver.body_limit:
-        return error_response(413, "too_large")
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
+    body = await read_body(request, receiver)
+    if body is None:
         return error_response(413, "too_large")
     try:
         claims = receiver.callbacks.read(request.match_info["token"])
