@@ -373,3 +373,12 @@ async def test_slack_url_verification_is_answered_and_stores_nothing(start_waitp
         "content-type": "application/json", "x-slack-signature": "v0=00",
         "x-slack-request-timestamp": str(int(time.time()))})
     assert forged.status == 401
+
+
+async def test_callback_url_over_the_body_limit_is_413(receiver):
+    signer = CallbackSigner("c" * 40, "https://hooks.example.com")
+    client, wp = await receiver(callbacks=signer, body_limit=1024)
+    path = signer.mint(1).removeprefix("https://hooks.example.com")
+    response = await client.post(path, json={"pad": "x" * 2000})
+    assert response.status == 413 and (await response.json())["error"] == "too_large"
+    assert await wp.pool.fetchval(f"SELECT count(*) FROM {wp.schema}.events") == 0
