@@ -21,10 +21,10 @@ import routing
 from waitpoint import Waitpoint
 from waitpoint._migrate import pending_migrations
 
+from . import handshakes
 from . import verify as verification
 from .callbacks import CallbackSigner, handle_callback
 from .deliveries import describe_target, prepare
-from .handshakes import handshake
 from .inbox import DatabaseUnavailable, EventRecord, Inbox
 from .metrics import Metrics, SourceMetrics
 from .recorder import Recorder
@@ -33,7 +33,7 @@ log = structlog.get_logger("ingest")
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 REDACTED = "[redacted]"
-URL_SIGNING_SCHEMES = frozenset({"twilio", "hmac"})
+URL_SIGNING_SCHEMES = frozenset({"twilio", "hmac", "custom"})
 LOG_BODIES = os.environ.get("WAITPOINT_LOG_BODIES") == "1"
 """Bodies are never logged unless this is switched on (WAITPOINT_LOG_BODIES=1), to debug
 a provider's payloads on a development machine."""
@@ -84,8 +84,10 @@ def create_app(config: routing.RoutingConfig, waitpoint: Waitpoint, *,
             log.warning("source.insecure", source=source.name,
                         hint="requests to this source are not verified (insecure: true)")
         runtime = SourceRuntime(source, SourceMetrics(metrics, source.name),
-                                verification.sensitive_headers(source.verify))
+                                verification.sensitive_headers(source.verifier))
         app.router.add_post(source.path, _source_handler(runtime), name=f"source-{source.name}")
+        if source.scheme in handshakes.GET_HANDSHAKES:
+            app.router.add_get(source.path, _subscription_handler(runtime))
     if callbacks is not None:
         app.router.add_post(callbacks.path + "/{token}", handle_callback)
     app.router.add_get("/healthz", healthz)
@@ -125,9 +127,29 @@ def _source_handler(runtime: SourceRuntime):  # type: ignore[no-untyped-def]
     return handle
 
 
+def _subscription_handler(runtime: SourceRuntime):  # type: ignore[no-untyped-def]
+    """GET handshakes (Meta, Dropbox): answered here, never stored."""
+    source, metrics = runtime.source, runtime.metrics
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        response, outcome = handshakes.subscription(source, request.query)
+        metrics.latency(response.status).observe(time.perf_counter() - started)
+        if response.status >= 400:
+            metrics.rejected(outcome).inc()
+        log.info("webhook.handshake", source=source.name, status=response.status,
+                 outcome=outcome)
+        return response
+
+    return handle
+
+
 async def _receive(request: web.Request, receiver: Receiver,
                    runtime: SourceRuntime) -> tuple[web.Response, dict[str, Any]]:
     source, metrics = runtime.source, runtime.metrics
+    unsigned = handshakes.before_verification(source, request.query)
+    if unsigned is not None:
+        return unsigned, {"outcome": "handshake"}
     # limit, read once
     body = await read_body(request, receiver)
     if body is None:
@@ -138,11 +160,11 @@ async def _receive(request: web.Request, receiver: Receiver,
                                         method=request.method, query=dict(request.query))
     # verify
     try:
-        await verification.verify(signed, source.verify)
+        await verification.verify(signed, source.verifier)
     except verification.VerificationError as error:
         return error_response(401, error.reason), {"reason": error.reason}
     metrics.verified.inc()
-    answer = handshake(source, body)
+    answer = handshakes.after_verification(source, body)
     if answer is not None:
         return answer, {"outcome": "handshake"}
     if LOG_BODIES:
@@ -178,6 +200,8 @@ async def _receive(request: web.Request, receiver: Receiver,
         context["reason"] = "payload_error"
         body_out["error"] = "payload_error"
         body_out["detail"] = record.errors[-1]["message"]
+    if 200 <= status < 300:
+        body_out = handshakes.provider_answer(source, body, body_out)
     return web.json_response(body_out, status=status), context
 
 
@@ -195,10 +219,14 @@ def _event_record(request: web.Request, source: routing.CompiledSource, body: by
 
 
 def _public_url(request: web.Request, source: routing.CompiledSource) -> str:
-    """The URL the provider called, for the schemes that sign it (twilio, hmac's {url})."""
-    if source.scheme not in URL_SIGNING_SCHEMES:
+    """The URL the provider called, for the schemes that sign it (twilio, {url} in hmac
+    and custom): the configured public URL when the receiver sits behind a proxy."""
+    verifier = source.verifier
+    if verifier.scheme not in URL_SIGNING_SCHEMES:
         return ""
-    base = getattr(source.verify, "public_url", None)
+    if getattr(verifier, "url", None):
+        return verifier.url
+    base = getattr(verifier, "public_url", None)
     if base:
         return base.rstrip("/") + request.path_qs
     return str(request.url)

@@ -205,6 +205,9 @@ def up(config_file: Path, database_url: str | None, schema: str, host: str, port
               "secret and a fresh timestamp (needs --config).")
 @click.option("--config", "config_file", default=None,
               type=click.Path(dir_okay=False, path_type=Path), help="Routing config (YAML).")
+@click.option("--signing-key", "signing_keys", multiple=True, metavar="SOURCE=PEM_FILE",
+              help="With --resign: the private key to sign a public-key source with "
+              "(Discord, SendGrid, Plaid, JWT), matching the public key in the config.")
 @click.option("--events", is_flag=True, help="Route stored events again instead (needs "
               "--config and the database).")
 @click.option("--source", default=None, help="With --events: only this source.")
@@ -216,7 +219,8 @@ def up(config_file: Path, database_url: str | None, schema: str, host: str, port
 @database_option
 @schema_option
 def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: Path | None,
-           events: bool, source: str | None, since: str | None, outcome: str | None,
+           signing_keys: tuple[str, ...], events: bool, source: str | None,
+           since: str | None, outcome: str | None,
            event_ids: tuple[int, ...], force: bool, database_url: str | None,
            schema: str) -> None:
     """Send recordings to a receiver, or route stored events again; print a summary."""
@@ -240,6 +244,7 @@ def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: 
         raise click.UsageError("give recording files or directories and --url (or --events)")
     if resign and config is None:
         raise click.UsageError("--resign needs --config")
+    keys = _signing_keys(signing_keys)
     try:
         files = recording_files(list(paths))
         recordings = [(file, load_recording(file)) for file in files]
@@ -255,7 +260,7 @@ def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: 
                                    hidden=len(recordings) < 20) as bar:
                 for file, recording in bar:
                     results.append(await send_recording(session, url, recording, str(file),
-                                                        config if resign else None))
+                                                        config if resign else None, keys))
         return results
 
     try:
@@ -265,6 +270,45 @@ def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: 
     _print_results(results)
     if any(result.mismatch for result in results):
         sys.exit(1)
+
+
+def _signing_keys(options: tuple[str, ...]) -> dict[str, bytes]:
+    keys = {}
+    for option in options:
+        source, separator, file = option.partition("=")
+        if not separator or not source or not file:
+            raise click.UsageError(f"--signing-key {option!r}: expected SOURCE=PEM_FILE")
+        try:
+            keys[source] = Path(file).read_bytes()
+        except OSError as error:
+            raise click.UsageError(f"--signing-key {option!r}: {error.strerror}") from None
+    return keys
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def providers(as_json: bool) -> None:
+    """List every verification preset: what it checks, its headers, its default delivery
+    id and its handshake."""
+    from routing.presets import PRESETS
+
+    rows = [{"scheme": p.name, "provider": p.provider, "verifies": p.verifies,
+             "headers": list(p.headers), "delivery_id": p.delivery_id or "body hash",
+             "tolerance": p.tolerance, "handshake": p.handshake}
+            for p in PRESETS.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['scheme']}  ({row['provider']})")
+        click.echo(f"    verifies:    {row['verifies']}")
+        if row["headers"]:
+            click.echo(f"    headers:     {', '.join(row['headers'])}")
+        click.echo(f"    delivery id: {row['delivery_id']}")
+        if row["tolerance"]:
+            click.echo(f"    tolerance:   {row['tolerance']} s")
+        if row["handshake"]:
+            click.echo(f"    handshake:   {row['handshake']}")
 
 
 def _print_results(results: list[Any]) -> None:

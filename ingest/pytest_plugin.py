@@ -55,12 +55,16 @@ class ReceiverHarness:
         self.waitpoint = waitpoint
         self.config = config
 
-    async def replay(self, path: str | os.PathLike[str], resign: bool = True) -> Replayed:
-        """Send a recording to the receiver (re-signed by default) and fetch what it stored."""
+    async def replay(self, path: str | os.PathLike[str], resign: bool = True,
+                     signing_key: Any = None) -> Replayed:
+        """Send a recording to the receiver (re-signed by default) and fetch what it stored.
+        Public-key schemes re-sign with `signing_key`, the private key of the config's
+        public key."""
         recording = load_recording(Path(path))
         base = str(self.client.make_url("/")).rstrip("/")
+        keys = {recording.source: signing_key} if signing_key is not None else None
         result = await send_recording(self.client.session, base, recording, str(path),
-                                      self.config if resign else None)
+                                      self.config if resign else None, keys)
         event = None
         if "event_id" in result.answer:
             row = await self.waitpoint.pool.fetchrow(self.waitpoint.queries.get_event,

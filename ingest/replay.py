@@ -12,6 +12,7 @@ import base64
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,20 +41,44 @@ class ReplayResult:
     mismatch: str = ""
 
 
-def resigned_headers(recording: Recording, source: routing.CompiledSource,
-                     public_url: str) -> dict[str, str]:
-    """The recording's headers with a fresh signature from the source's scheme."""
-    options = source.verify
+def resign(recording: Recording, source: routing.CompiledSource, public_url: str,
+           signing_key: Any = None) -> tuple[dict[str, str], bytes]:
+    """The recording's headers and body with a fresh signature and timestamp from the
+    source's scheme. Public-key schemes (Discord, SendGrid, Plaid, JWT) need the private
+    key matching the config's public key: `signing_key`."""
+    options = source.verifier
     headers = {k: v for k, v in recording.headers.items()
                if k not in verification.sensitive_headers(options)}
+    now = int(time.time())
     message_id = headers.get("webhook-id") or headers.get("svix-id")
-    extra: dict[str, Any] = {"timestamp": int(time.time()), "url": public_url}
+    extra: dict[str, Any] = {"timestamp": now, "url": public_url}
     if message_id:
         extra["message_id"] = message_id  # keep the provider's delivery id for dedupe
-    if options.scheme == "hmac" and options.id_header:
+    if getattr(options, "id_header", None):
         extra["message_id"] = headers.get(options.id_header.lower())
-    signed = verification.sign(options, recording.raw_body, **extra)
-    return {**headers, **{k.lower(): v for k, v in signed.items()}}
+    if signing_key is not None:
+        extra["private_key"] = signing_key
+        kid = _recorded_kid(recording)
+        if kid:
+            extra["kid"] = kid
+    body = verification.refresh_body(options, recording.raw_body, now)
+    signed = verification.sign(options, body, **extra)
+    return {**headers, **{k.lower(): v for k, v in signed.items()}}, body
+
+
+def _recorded_kid(recording: Recording) -> str | None:
+    """The key id of a recorded JWT, so a re-signed token names the same key."""
+    import jwt as pyjwt
+
+    for name in ("plaid-verification", "authorization"):
+        value = recording.headers.get(name, "")
+        token = value.removeprefix("Bearer ").strip()
+        if token.count(".") == 2:
+            try:
+                return pyjwt.get_unverified_header(token).get("kid")
+            except pyjwt.PyJWTError:
+                return None
+    return None
 
 
 def _url(base_url: str, recording: Recording) -> str:
@@ -62,20 +87,24 @@ def _url(base_url: str, recording: Recording) -> str:
 
 
 async def send_recording(session: aiohttp.ClientSession, base_url: str, recording: Recording,
-                         name: str, config: routing.RoutingConfig | None = None) -> ReplayResult:
-    """Send one recording; with `config`, re-sign it first (`--resign`)."""
+                         name: str, config: routing.RoutingConfig | None = None,
+                         signing_keys: Mapping[str, Any] | None = None) -> ReplayResult:
+    """Send one recording; with `config`, re-sign it first (`--resign`), using
+    `signing_keys[source]` (a private key) for public-key schemes."""
     url = _url(base_url, recording)
     headers = {k: v for k, v in recording.headers.items() if k not in HOP_BY_HOP}
+    body = recording.raw_body
     if config is not None:
         source = config.sources.get(recording.source)
         if source is None:
             raise ValueError(f"{name}: the config has no source {recording.source!r} "
                              "to re-sign with")
-        public = getattr(source.verify, "public_url", None)
+        public = getattr(source.verifier, "public_url", None)
         public_url = _url(public, recording) if public else url
-        headers = {k: v for k, v in resigned_headers(recording, source, public_url).items()
-                   if k not in HOP_BY_HOP}
-    async with session.request(recording.method, url, data=recording.raw_body,
+        signed_headers, body = resign(recording, source, public_url,
+                                      (signing_keys or {}).get(recording.source))
+        headers = {k: v for k, v in signed_headers.items() if k not in HOP_BY_HOP}
+    async with session.request(recording.method, url, data=body,
                                headers=headers) as response:
         try:
             answer = await response.json(content_type=None)

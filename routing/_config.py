@@ -16,7 +16,7 @@ from ._errors import ConfigError, ConfigIssue, Path
 from ._expressions import Expression, ExpressionError, compile_expression
 from ._schema import PARAM, SOURCE_NAME, ConfigSpec, RouteSpec, SourceSpec
 from ._yaml import LocatedData, load_yaml
-from .schemes import DEFAULT_DELIVERY_ID, SCHEMES
+from .presets import DEFAULT_DELIVERY_ID, SCHEMES, verifier_options
 
 WHOLE_BODY = object()
 """Payload of a route without `payload`: the parsed body."""
@@ -39,7 +39,8 @@ class CompiledSource:
     name: str
     path: str
     pattern: re.Pattern[str]
-    verify: Any  # one of routing.schemes' models
+    verify: Any  # one of routing.schemes' models, as written in the config
+    verifier: Any  # what the verifier runs with: a preset expanded (routing.presets)
     delivery_id: Expression | None
     body: str
     routes: tuple[CompiledRoute, ...]
@@ -193,7 +194,10 @@ def _validation_issues(error: pydantic.ValidationError, located: LocatedData,
     for problem in error.errors(include_input=False, include_url=False):
         path = _clean_location(problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
+        if problem["type"] == "missing" and "verify" in path:
+            tag = next((part for part in problem["loc"] if part in SCHEMES), "this scheme")
+            message = f"{tag} needs {path[-1]!r}"
+        elif problem["type"] == "extra_forbidden":
             message = f"unknown key {path[-1]!r}"
         elif problem["type"] == "union_tag_invalid":
             message = f"unknown scheme; known schemes: {', '.join(SCHEMES)}"
@@ -243,6 +247,7 @@ def _compile(spec: ConfigSpec, located: LocatedData,
                 seen_names.add(route.name)
         sources[name] = CompiledSource(
             name=name, path=source.path, pattern=_path_pattern(source), verify=source.verify,
+            verifier=verifier_options(source.verify),
             delivery_id=delivery_id, body=source.body,
             routes=tuple(route for route in routes if route is not None),
         )

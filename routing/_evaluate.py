@@ -15,7 +15,7 @@ import cel
 from ._config import WHOLE_BODY, CompiledRoute, CompiledSource
 from ._errors import BodyError, RouteError
 from ._expressions import FUNCTIONS, Expression, ExpressionError
-from .schemes import DEFAULT_DELIVERY_ID
+from .presets import DEFAULT_DELIVERY_ID
 
 
 @dataclass(frozen=True)

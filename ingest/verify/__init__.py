@@ -1,8 +1,12 @@
-"""Signature verification: one module per scheme, found through one registry.
+"""Signature verification: one module per verifier, found through one registry.
 
 Each module has `verify(request, options, now)` (raises VerificationError) and
 `sign(options, body, ...)` (the headers the provider would send, for replay and tests);
-a module may add `async prepare(request, options)` for work that needs IO (JWKS fetch).
+a module may add `async prepare(request, options)` for work that needs IO (key fetches)
+and `refresh_body(options, body, timestamp)` when the provider signs a time carried in
+the body. `options` is what routing.presets.verifier_options() made of the source's
+`verify` (CompiledSource.verifier): presets built on a generic verifier arrive as its
+options, so the registry is keyed by what options.scheme says.
 """
 
 from __future__ import annotations
@@ -11,7 +15,21 @@ import time
 from types import ModuleType
 from typing import Any
 
-from . import generic_hmac, github, jwt, none, shopify, slack, standard, stripe, twilio
+from . import (
+    custom,
+    generic_hmac,
+    github,
+    jwt,
+    mailgun,
+    msgraph,
+    none,
+    plaid,
+    shopify,
+    slack,
+    standard,
+    stripe,
+    twilio,
+)
 from ._base import SignedRequest, VerificationError
 
 VERIFIERS: dict[str, ModuleType] = {
@@ -20,8 +38,12 @@ VERIFIERS: dict[str, ModuleType] = {
     "slack": slack,
     "shopify": shopify,
     "twilio": twilio,
-    "standard": standard,
+    **dict.fromkeys(("standard", "svix", "clerk", "resend", "openai"), standard),
+    "mailgun": mailgun,
+    "msgraph": msgraph,
+    "plaid": plaid,
     "hmac": generic_hmac,
+    "custom": custom,
     "jwt": jwt,
     "none": none,
 }
@@ -30,7 +52,8 @@ VERIFIERS: dict[str, ModuleType] = {
 SIGNATURE_HEADERS = frozenset({
     "stripe-signature", "x-hub-signature", "x-hub-signature-256", "x-slack-signature",
     "x-shopify-hmac-sha256", "x-twilio-signature", "webhook-signature", "svix-signature",
-    "authorization", "cookie", "x-signature", "proxy-authorization",
+    "authorization", "cookie", "x-signature", "proxy-authorization", "plaid-verification",
+    "x-gitlab-token",
 })
 
 
@@ -46,11 +69,18 @@ def sign(options: Any, body: bytes, **kwargs: Any) -> dict[str, str]:
     return VERIFIERS[options.scheme].sign(options, body, **kwargs)
 
 
+def refresh_body(options: Any, body: bytes, timestamp: int) -> bytes:
+    """The body to re-sign: unchanged unless the provider signs a time inside it."""
+    refresh = getattr(VERIFIERS[options.scheme], "refresh_body", None)
+    return body if refresh is None else refresh(options, body, timestamp)
+
+
 def sensitive_headers(options: Any) -> frozenset[str]:
     """Headers to redact for a source: the well-known ones plus the scheme's own."""
-    extra = {getattr(options, "header", None) or ""}
+    header = getattr(options, "header", None) or ()
+    extra = (header,) if isinstance(header, str) else tuple(header)
     return SIGNATURE_HEADERS | {h.lower() for h in extra if h}
 
 
-__all__ = ["VERIFIERS", "SignedRequest", "VerificationError", "sensitive_headers", "sign",
-           "verify"]
+__all__ = ["VERIFIERS", "SignedRequest", "VerificationError", "refresh_body",
+           "sensitive_headers", "sign", "verify"]

@@ -93,7 +93,7 @@ async def _fetch(url: str) -> dict[str, Any]:
         raise VerificationError("keys_unavailable", f"cannot fetch JWKS: {error}") from None
 
 
-def _candidate_keys(options: Any, kid: str | None) -> list[Any]:
+def candidate_keys(options: Any, kid: str | None) -> list[Any]:
     if any(a.startswith("HS") for a in options.algorithms):
         return [secret.encode() for secret in secret_values(options)]
     keys: list[Any] = list(options.public_keys)
@@ -113,15 +113,28 @@ def _candidate_keys(options: Any, kid: str | None) -> list[Any]:
 
 def verify(request: SignedRequest, options: Any, now: float) -> None:
     token = _token(request, options)
+    header = unverified_header(token, options)
+    check_token(request, token, candidate_keys(options, header.get("kid")), options, now)
+
+
+def unverified_header(token: str, options: Any) -> dict[str, Any]:
+    """The token's header, once its algorithm is on the allow-list."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as error:
         raise VerificationError("malformed_signature", str(error)) from None
     if header.get("alg") not in options.algorithms:
         raise VerificationError("bad_algorithm", f"{header.get('alg')!r} is not allowed")
-    keys = _candidate_keys(options, header.get("kid"))
+    return header
+
+
+def check_token(request: SignedRequest, token: str, keys: list[Any], options: Any,
+                now: float) -> dict[str, Any]:
+    """Decode with the first key that verifies, then check max age, exact claims and the
+    body hash. Returns the claims."""
     if not keys:
-        raise VerificationError("unknown_key", f"no key for kid {header.get('kid')!r}")
+        kid = jwt.get_unverified_header(token).get("kid")
+        raise VerificationError("unknown_key", f"no key for kid {kid!r}")
     claims = None
     last_error: Exception | None = None
     for key in keys:
@@ -147,12 +160,16 @@ def verify(request: SignedRequest, options: Any, now: float) -> None:
             raise VerificationError("bad_claims", "max_age needs an iat claim")
         if now - issued > options.max_age + options.leeway:
             raise VerificationError("stale_timestamp", f"issued {int(now - issued)} s ago")
+    for name, wanted in options.claims.items():
+        if claims.get(name) != wanted:
+            raise VerificationError("bad_claims", f"claim {name!r} is not {wanted!r}")
     if options.body_hash_claim:
         wanted = str(claims.get(options.body_hash_claim, ""))
         actual = hashlib.sha256(request.body).hexdigest()
         if not hmac.compare_digest(wanted.lower().encode(), actual.encode()):
             raise VerificationError("bad_signature", f"{options.body_hash_claim} does not "
                                                      "match the body")
+    return claims
 
 
 def sign(options: Any, body: bytes, *, timestamp: int | None = None,
@@ -169,11 +186,13 @@ def sign(options: Any, body: bytes, *, timestamp: int | None = None,
         key = private_key
     payload: dict[str, Any] = {"iat": now, "exp": now + 300}
     if options.issuer:
-        payload["iss"] = options.issuer
+        payload["iss"] = options.issuer if isinstance(options.issuer, str) else \
+            options.issuer[0]
     if options.audience:
         payload["aud"] = options.audience
     if options.body_hash_claim:
         payload[options.body_hash_claim] = hashlib.sha256(body).hexdigest()
+    payload.update(options.claims)
     payload.update(claims or {})
     token = jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid} if kid else None)
     value = f"Bearer {token}" if options.header.lower() == "authorization" else token

@@ -1,0 +1,69 @@
+"""Mailgun: the signature travels in the body, not in a header.
+
+Webhooks post JSON with `signature: {timestamp, token, signature}`; routes and legacy
+webhooks post a form with the same three fields. The signature is HMAC-SHA256 (hex) of
+"<timestamp><token>" with the HTTP webhook signing key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets as tokens
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+from routing.presets import default_tolerance
+
+from ._base import (
+    SignedRequest,
+    VerificationError,
+    check_timestamp,
+    hmac_digest,
+    matches_any,
+    secret_values,
+)
+
+
+def _fields(body: bytes) -> dict[str, str]:
+    if body[:1] == b"{":
+        try:
+            signature = json.loads(body).get("signature")
+        except (ValueError, AttributeError):
+            signature = None
+        return {k: str(v) for k, v in signature.items()} if isinstance(signature, dict) else {}
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def verify(request: SignedRequest, options: Any, now: float) -> None:
+    fields = _fields(request.body)
+    if not all(fields.get(name) for name in ("timestamp", "token", "signature")):
+        raise VerificationError("missing_signature",
+                                "no signature.timestamp, token and signature in the body")
+    check_timestamp(fields["timestamp"], now, default_tolerance(options) or 300)
+    content = (fields["timestamp"] + fields["token"]).encode()
+    expected = [hmac_digest(s.encode(), content).hex().encode() for s in secret_values(options)]
+    if not matches_any(expected, [fields["signature"].lower().encode()]):
+        raise VerificationError("bad_signature")
+
+
+def signature_fields(options: Any, timestamp: int | None = None,
+                     token: str | None = None) -> dict[str, str]:
+    """The `signature` object Mailgun puts in the body."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    token = token or tokens.token_hex(25)
+    digest = hmac_digest(secret_values(options)[0].encode(), (stamp + token).encode()).hex()
+    return {"timestamp": stamp, "token": token, "signature": digest}
+
+
+def refresh_body(options: Any, body: bytes, timestamp: int) -> bytes:
+    """A JSON body with a fresh `signature` object (the rest unchanged, byte for byte)."""
+    fresh = json.dumps(signature_fields(options, timestamp)).encode()
+    pattern = re.compile(rb'"signature"\s*:\s*\{[^{}]*\}')
+    return pattern.sub(lambda _m: b'"signature": ' + fresh, body, count=1)
+
+
+def sign(options: Any, body: bytes, **_: Any) -> dict[str, str]:
+    """Mailgun signs inside the body (see refresh_body and signature_fields): no headers."""
+    return {}

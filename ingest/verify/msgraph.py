@@ -1,0 +1,32 @@
+"""Microsoft Graph change notifications: no signature header; every notification in the
+body's `value` list carries the `clientState` secret given when subscribing, compared in
+constant time. (The `validationToken` handshake is answered in ingest.handshakes.)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ._base import SignedRequest, VerificationError, matches_any, secret_values
+
+
+def verify(request: SignedRequest, options: Any, now: float) -> None:
+    try:
+        notifications = json.loads(request.body).get("value")
+    except (ValueError, AttributeError):
+        notifications = None
+    if not isinstance(notifications, list) or not notifications:
+        raise VerificationError("missing_signature", "no notifications in value")
+    expected = [secret.encode() for secret in secret_values(options)]
+    for notification in notifications:
+        state = notification.get("clientState") if isinstance(notification, dict) else None
+        if not isinstance(state, str) or not state:
+            raise VerificationError("missing_signature", "a notification has no clientState")
+        if not matches_any(expected, [state.encode()]):
+            raise VerificationError("bad_signature", "clientState does not match")
+
+
+def sign(options: Any, body: bytes, **_: Any) -> dict[str, str]:
+    """Graph proves itself with clientState inside the body: no headers."""
+    return {}

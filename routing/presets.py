@@ -1,0 +1,183 @@
+"""Provider presets: `scheme: <provider>` in a source's `verify`.
+
+A preset names a provider's verification: its header names, signed-content layout,
+encoding, tolerance, default delivery id and handshake. Most presets are built on the
+generic verifiers (a `CustomScheme` recipe, or `JwtScheme` for OIDC); the rest have a
+verifier module of their own in ingest/verify. `verifier_options()` turns the user's preset
+options into what the verifier takes, once, when the config is compiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .schemes import CustomScheme, JwtScheme, SignaturePairs
+
+STANDARD_ID = "'webhook-id' in headers ? headers['webhook-id'] : headers['svix-id']"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What `waitpoint providers` shows, and how the preset becomes verifier options."""
+
+    name: str
+    provider: str
+    verifies: str
+    headers: tuple[str, ...]
+    delivery_id: str | None = None
+    handshake: str | None = None
+    tolerance: int | None = None
+    recipe: Callable[[Any], Any] | None = None
+
+
+def _custom(**fields: Any) -> Callable[[Any], CustomScheme]:
+    """A recipe: the preset's fixed layout plus the user's secrets or key and tolerance."""
+
+    def build(spec: Any) -> CustomScheme:
+        values: dict[str, Any] = {"scheme": "custom", **fields}
+        if hasattr(spec, "secrets"):
+            values["secrets"] = spec.secrets
+        if hasattr(spec, "public_key"):
+            values["public_keys"] = [spec.public_key]
+        tolerance = getattr(spec, "tolerance", None)
+        if tolerance is None:
+            tolerance = PRESETS[spec.scheme].tolerance
+        if tolerance is not None:
+            values["tolerance"] = tolerance
+        if getattr(spec, "notification_url", None):
+            values["url"] = spec.notification_url
+        return CustomScheme.model_validate(values)
+
+    return build
+
+
+def _google_oidc(spec: Any) -> JwtScheme:
+    return JwtScheme(
+        scheme="jwt", algorithms=["RS256"], header="authorization", jwks_url=spec.jwks_url,
+        jwks_file=spec.jwks_file, issuer=["https://accounts.google.com", "accounts.google.com"],
+        audience=spec.audience, required_claims=["exp", "iat"],
+        claims={"email": spec.service_account_email, "email_verified": True},
+    )
+
+
+_PRESET_LIST = [
+    Preset("stripe", "Stripe", "HMAC-SHA256 of '<t>.<body>', several v1 entries",
+           ("Stripe-Signature",), "body.id", tolerance=300),
+    Preset("github", "GitHub", "HMAC-SHA256 of the body, 'sha256=' hex",
+           ("X-Hub-Signature-256",), "headers['x-github-delivery']"),
+    Preset("slack", "Slack", "HMAC-SHA256 of 'v0:<timestamp>:<body>'",
+           ("X-Slack-Signature", "X-Slack-Request-Timestamp"),
+           handshake="url_verification: echoes challenge (after the signature)", tolerance=300),
+    Preset("shopify", "Shopify", "HMAC-SHA256 of the body, base64",
+           ("X-Shopify-Hmac-Sha256",), "headers['x-shopify-webhook-id']"),
+    Preset("twilio", "Twilio", "HMAC-SHA1 of the public URL + sorted form params "
+           "(JSON: bodySHA256 in the URL)", ("X-Twilio-Signature",),
+           "headers['i-twilio-idempotency-token']"),
+    Preset("standard", "Standard Webhooks", "HMAC-SHA256 of '<id>.<timestamp>.<body>', "
+           "whsec_ secret", ("webhook-id", "webhook-timestamp", "webhook-signature"),
+           STANDARD_ID, tolerance=300),
+    Preset("svix", "Svix", "Standard Webhooks with svix-* headers",
+           ("svix-id", "svix-timestamp", "svix-signature"), STANDARD_ID, tolerance=300),
+    Preset("clerk", "Clerk", "Standard Webhooks (Svix)",
+           ("svix-id", "svix-timestamp", "svix-signature"), STANDARD_ID, tolerance=300),
+    Preset("resend", "Resend", "Standard Webhooks (Svix)",
+           ("svix-id", "svix-timestamp", "svix-signature"), STANDARD_ID, tolerance=300),
+    Preset("openai", "OpenAI", "Standard Webhooks",
+           ("webhook-id", "webhook-timestamp", "webhook-signature"), STANDARD_ID,
+           tolerance=300),
+    Preset("discord", "Discord interactions", "Ed25519 of '<timestamp><body>' with the "
+           "application's public key", ("X-Signature-Ed25519", "X-Signature-Timestamp"),
+           "body.id", "PING (type 1) answered with type 1; interactions get a deferred "
+           "response", 300,
+           _custom(algorithm="ed25519", header="x-signature-ed25519",
+                   timestamp_header="x-signature-timestamp",
+                   signed_content="{timestamp}{body}")),
+    Preset("zoom", "Zoom", "HMAC-SHA256 of 'v0:<timestamp>:<body>'",
+           ("x-zm-signature", "x-zm-request-timestamp"), None,
+           "endpoint.url_validation: plainToken answered with its HMAC (after the signature)",
+           300, _custom(header="x-zm-signature", prefix="v0=",
+                        timestamp_header="x-zm-request-timestamp",
+                        signed_content="v0:{timestamp}:{body}")),
+    Preset("meta", "Meta (Facebook, WhatsApp, Instagram)", "HMAC-SHA256 of the body with "
+           "the app secret, 'sha256=' hex", ("X-Hub-Signature-256",), None,
+           "GET hub.mode=subscribe: hub.verify_token checked, hub.challenge echoed", None,
+           _custom(header="x-hub-signature-256", prefix="sha256=")),
+    Preset("square", "Square", "HMAC-SHA256 of '<notification URL><body>', base64",
+           ("x-square-hmacsha256-signature",), "body.event_id", None, None,
+           _custom(header="x-square-hmacsha256-signature", encoding="base64",
+                   signed_content="{url}{body}")),
+    Preset("paddle", "Paddle Billing", "HMAC-SHA256 of '<ts>:<body>', 'ts=...;h1=...'",
+           ("Paddle-Signature",), "body.event_id", None, 5,
+           _custom(header="paddle-signature", signed_content="{timestamp}:{body}",
+                   pairs=SignaturePairs(separator=";", timestamp="ts", signature="h1"))),
+    Preset("lemonsqueezy", "Lemon Squeezy", "HMAC-SHA256 of the body, hex",
+           ("X-Signature",), None, None, None, _custom(header="x-signature")),
+    Preset("linear", "Linear", "HMAC-SHA256 of the body, hex; webhookTimestamp (ms) in the "
+           "body within the tolerance", ("Linear-Signature",), "headers['linear-delivery']",
+           None, 60, _custom(header="linear-signature", timestamp_field="webhookTimestamp",
+                             timestamp_unit="ms")),
+    Preset("calendly", "Calendly", "HMAC-SHA256 of '<t>.<body>', 't=...,v1=...'",
+           ("Calendly-Webhook-Signature",), None, None, 180,
+           _custom(header="calendly-webhook-signature", signed_content="{timestamp}.{body}",
+                   pairs=SignaturePairs(separator=",", timestamp="t", signature="v1"))),
+    Preset("docusign", "DocuSign Connect", "HMAC-SHA256 of the body, base64, one header per "
+           "key", ("X-DocuSign-Signature-1", "X-DocuSign-Signature-2", "..."), None, None, None,
+           _custom(header=[f"x-docusign-signature-{n}" for n in range(1, 11)],
+                   encoding="base64")),
+    Preset("intercom", "Intercom", "HMAC-SHA1 of the body with the client secret, 'sha1=' hex",
+           ("X-Hub-Signature",), "body.id", None, None,
+           _custom(algorithm="hmac-sha1", header="x-hub-signature", prefix="sha1=")),
+    Preset("mailgun", "Mailgun", "HMAC-SHA256 of '<timestamp><token>' from the body's "
+           "signature fields (JSON or form)", (), "body['event-data'].id", None, 300),
+    Preset("sendgrid", "SendGrid (Twilio) Event Webhook", "ECDSA P-256 SHA-256 of "
+           "'<timestamp><body>' with the verification key",
+           ("X-Twilio-Email-Event-Webhook-Signature", "X-Twilio-Email-Event-Webhook-Timestamp"),
+           None, None, 300,
+           _custom(algorithm="ecdsa-sha256", header="x-twilio-email-event-webhook-signature",
+                   encoding="base64",
+                   timestamp_header="x-twilio-email-event-webhook-timestamp",
+                   signed_content="{timestamp}{body}")),
+    Preset("plaid", "Plaid", "JWT (ES256) with the body's SHA-256 and iat, key by kid from "
+           "Plaid's API", ("Plaid-Verification",), None, None, 300),
+    Preset("google-pubsub", "Google Cloud Pub/Sub push", "OIDC bearer JWT (RS256, Google's "
+           "keys), audience and service-account email", ("Authorization",),
+           "body.message.messageId", None, None, _google_oidc),
+    Preset("gitlab", "GitLab", "X-Gitlab-Token shared token, compared in constant time",
+           ("X-Gitlab-Token",),
+           "'idempotency-key' in headers ? headers['idempotency-key'] : "
+           "headers['x-gitlab-event-uuid']", None, None,
+           _custom(algorithm="token", header="x-gitlab-token")),
+    Preset("dropbox", "Dropbox", "HMAC-SHA256 of the body with the app secret, hex",
+           ("X-Dropbox-Signature",), None, "GET ?challenge= echoed", None,
+           _custom(header="x-dropbox-signature")),
+    Preset("msgraph", "Microsoft Graph", "clientState of every notification matches a "
+           "secret", (), None, "?validationToken= echoed as text/plain"),
+    Preset("hmac", "(generic)", "HMAC of a signed-content template, header and encoding "
+           "from the config", ()),
+    Preset("custom", "(any)", "a scheme fully described in the config: HMAC, Ed25519, "
+           "ECDSA or a shared token", ()),
+    Preset("jwt", "(generic)", "JWT from an allow-list of algorithms: secrets, PEM, JWKS "
+           "file or URL", ("Authorization",)),
+    Preset("none", "(unverified)", "nothing: needs insecure: true", ()),
+]
+
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in _PRESET_LIST}
+SCHEMES: tuple[str, ...] = tuple(PRESETS)
+
+
+def verifier_options(spec: Any) -> Any:
+    """The options the verifier runs with: a preset's recipe applied, or the spec itself."""
+    recipe = PRESETS[spec.scheme].recipe
+    return spec if recipe is None else recipe(spec)
+
+
+def default_tolerance(spec: Any) -> int | None:
+    """The tolerance in force for a spec: its own, else its preset's."""
+    own = getattr(spec, "tolerance", None)
+    return own if own is not None else PRESETS[spec.scheme].tolerance
+
+
+DEFAULT_DELIVERY_ID = {p.name: p.delivery_id for p in _PRESET_LIST if p.delivery_id}
+"""Where each provider puts its own delivery id; other schemes dedupe on a body hash."""
