@@ -200,9 +200,9 @@ async def _receive(request: web.Request, receiver: Receiver,
         context["reason"] = "payload_error"
         body_out["error"] = "payload_error"
         body_out["detail"] = record.errors[-1]["message"]
-    if 200 <= status < 300:
-        body_out = handshakes.provider_answer(source, body, body_out)
-    return web.json_response(body_out, status=status), context
+    answer = handshakes.provider_answer(source, body, body_out) if status < 300 else body_out
+    headers = {"Waitpoint-Event-Id": str(stored.event_id), "Waitpoint-Outcome": outcome}
+    return web.json_response(answer, status=status, headers=headers), context
 
 
 def _event_record(request: web.Request, source: routing.CompiledSource, body: bytes,

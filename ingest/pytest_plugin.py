@@ -66,9 +66,9 @@ class ReceiverHarness:
         result = await send_recording(self.client.session, base, recording, str(path),
                                       self.config if resign else None, keys)
         event = None
-        if "event_id" in result.answer:
+        if result.event_id is not None:
             row = await self.waitpoint.pool.fetchrow(self.waitpoint.queries.get_event,
-                                                     result.answer["event_id"])
+                                                     result.event_id)
             if row is not None:
                 event = {**dict(row), "signals": json.loads(row["signals"]),
                          "errors": json.loads(row["errors"]),

@@ -39,6 +39,7 @@ class ReplayResult:
     signals: int
     answer: dict[str, Any]
     mismatch: str = ""
+    event_id: int | None = None
 
 
 def resign(recording: Recording, source: routing.CompiledSource, public_url: str,
@@ -111,15 +112,20 @@ async def send_recording(session: aiohttp.ClientSession, base_url: str, recordin
         except ValueError:
             answer = {}
         status = response.status
+        event_header = response.headers.get("Waitpoint-Event-Id")
+        outcome_header = response.headers.get("Waitpoint-Outcome", "")
     answer = answer if isinstance(answer, dict) else {}
-    outcome = str(answer.get("outcome") or answer.get("error") or "")
+    # A provider-format answer (Discord's) carries the event in headers only.
+    outcome = str(answer.get("outcome") or answer.get("error") or outcome_header)
+    event_id = answer.get("event_id") or (int(event_header) if event_header else None)
     mismatch = ""
     if recording.expect is not None:
         if recording.expect.status != status:
             mismatch = f"expected status {recording.expect.status}"
         elif recording.expect.outcome is not None and recording.expect.outcome != outcome:
             mismatch = f"expected outcome {recording.expect.outcome}"
-    return ReplayResult(name, status, outcome, int(answer.get("signals") or 0), answer, mismatch)
+    return ReplayResult(name, status, outcome, int(answer.get("signals") or 0), answer, mismatch,
+                        event_id)
 
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")

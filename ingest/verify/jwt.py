@@ -142,18 +142,19 @@ def check_token(request: SignedRequest, token: str, keys: list[Any], options: An
             claims = jwt.decode(
                 token, key, algorithms=list(options.algorithms), issuer=options.issuer,
                 audience=options.audience, leeway=options.leeway,
+                # Times are checked below against `now`, like every other scheme's.
                 options={"require": list(options.required_claims),
-                         "verify_aud": options.audience is not None},
+                         "verify_aud": options.audience is not None, "verify_exp": False,
+                         "verify_nbf": False, "verify_iat": False},
             )
             break
         except jwt.InvalidSignatureError as error:
             last_error = error
-        except jwt.ExpiredSignatureError:
-            raise VerificationError("expired", "token has expired") from None
         except jwt.PyJWTError as error:
             raise VerificationError("bad_claims", str(error)) from None
     if claims is None:
         raise VerificationError("bad_signature", str(last_error or ""))
+    _check_times(claims, now, options.leeway)
     if options.max_age is not None:
         issued = claims.get("iat")
         if not isinstance(issued, int | float):
@@ -170,6 +171,19 @@ def check_token(request: SignedRequest, token: str, keys: list[Any], options: An
             raise VerificationError("bad_signature", f"{options.body_hash_claim} does not "
                                                      "match the body")
     return claims
+
+
+def _check_times(claims: dict[str, Any], now: float, leeway: int) -> None:
+    times = {name: claims.get(name) for name in ("exp", "nbf", "iat") if name in claims}
+    for name, value in times.items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise VerificationError("bad_claims", f"{name} is not a number")
+    if "exp" in times and now > times["exp"] + leeway:
+        raise VerificationError("expired", "token has expired")
+    if "nbf" in times and now < times["nbf"] - leeway:
+        raise VerificationError("bad_claims", "token is not yet valid (nbf)")
+    if "iat" in times and now < times["iat"] - leeway:
+        raise VerificationError("bad_claims", "token was issued in the future (iat)")
 
 
 def sign(options: Any, body: bytes, *, timestamp: int | None = None,

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 import asyncpg
 import pytest
@@ -17,12 +18,16 @@ import routing
 from ingest.app import create_app
 from ingest.recording import RecordingError, load_recording
 from ingest.replay import replay_events
-from ingest.verify import sign
+from ingest.verify import SignedRequest, VerificationError, sign, verify
 from routing.schemes import VerifySpec
 from waitpoint import Waitpoint
 from waitpoint._migrate import migrate
 
 from ..waitpoint.workers import KeyedWaiter
+from .presets import DISCORD_KEY, GOOGLE_KEY, PLAID_KEY, SENDGRID_KEY
+from .presets import cases as preset_cases
+
+PRESET_NAMES = sorted(preset_cases({}))
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDINGS = ROOT / "tests" / "recordings"
@@ -36,21 +41,44 @@ KEYS = {
     "twilio-json": ("twilio:EXa1b2c3d4", {"status": "completed"}),
     "standard": ("standard:user_29w83sxmDNGwOuEthce5gg56FcC", {"type": "user.verified"}),
     "jwt": ("partner:kyc-5521", {"decision": "approved"}),
+    **{f"preset-{name}": (f"preset:{name}", {"source": name}) for name in PRESET_NAMES},
 }
+ENV = {"REC_KEYS": str(RECORDINGS / "keys")}
+SIGNING_KEYS = {"preset-discord": DISCORD_KEY, "preset-sendgrid": SENDGRID_KEY,
+                "preset-plaid": PLAID_KEY, "preset-google-pubsub": GOOGLE_KEY}
 
 
 @pytest.mark.parametrize("name", sorted(KEYS))
 async def test_every_recording_resumes_a_waiting_job(waitpoint_receiver, name):
-    receiver = await waitpoint_receiver(ROUTES, queues={"approvals": 5})
+    receiver = await waitpoint_receiver(ROUTES, queues={"approvals": 5}, env=ENV)
     key, payload = KEYS[name]
     job = await KeyedWaiter.enqueue({"key": key, "wait_timeout": 0})
     await receiver.wait_for_state(job.id, "suspended")
-    replayed = await receiver.replay(RECORDINGS / f"{name}.json")
+    replayed = await receiver.replay(RECORDINGS / f"{name}.json",
+                                     signing_key=SIGNING_KEYS.get(name))
     assert replayed.status == 200, replayed.answer
     assert replayed.event["outcome"] == "routed"
     assert replayed.signals[0]["reached"] == [job.id]
     done = await receiver.wait_for_state(job.id, "completed")
     assert done.recorded == payload
+
+
+@pytest.mark.parametrize("name", sorted(KEYS))
+async def test_every_recording_verifies_as_recorded_and_not_when_tampered(name):
+    recording = load_recording(RECORDINGS / f"{name}.json")
+    config = routing.load_config(ROUTES, ENV)
+    source = config.sources[recording.source]
+    public = getattr(source.verifier, "public_url", None) or "https://hooks.example.com"
+    url = getattr(source.verifier, "url", None) or public + recording.path + (
+        f"?{urlencode(recording.query)}" if recording.query else "")
+    at = recording.received_at.timestamp()
+    signed = SignedRequest(recording.raw_body, recording.headers, url)
+    await verify(signed, source.verifier, now=at)
+    if name in ("preset-gitlab", "preset-msgraph", "preset-google-pubsub", "preset-mailgun"):
+        return  # their proof does not cover the body (test_presets has their negatives)
+    tampered = recording.raw_body + b" "
+    with pytest.raises(VerificationError):
+        await verify(SignedRequest(tampered, recording.headers, url), source.verifier, now=at)
 
 
 async def test_an_old_recording_sent_byte_for_byte_fails_the_tolerance(waitpoint_receiver):

@@ -8,25 +8,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 from ingest.recording import Outcome, Recording
-from ingest.verify import sign
+from ingest.verify import refresh_body, sign
 from routing import load_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.ingest.presets import cases
 
 HERE = Path(__file__).parent
 RECORDED_AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TIMESTAMP = int(RECORDED_AT.timestamp())
-CONFIG = load_config(HERE / "routes.yaml", {})
+CONFIG = load_config(HERE / "routes.yaml", {"REC_KEYS": str(HERE / "keys")})
 EXPECT = Outcome(status=200, outcome="routed")
 
 
 def write(name: str, source: str, path: str, body: bytes, headers: dict[str, str],
-          note: str, query: dict[str, str] | None = None, url: str = "") -> None:
-    signed = sign(CONFIG.sources[source].verify, body, timestamp=TIMESTAMP, url=url,
-                  message_id="msg_2kTuVyFNm3Ap2fX9dBz1RQ")
+          note: str, query: dict[str, str] | None = None, url: str = "",
+          **signing: object) -> None:
+    verifier = CONFIG.sources[source].verifier
+    body = refresh_body(verifier, body, TIMESTAMP)
+    signed = sign(verifier, body, timestamp=TIMESTAMP, url=url,
+                  message_id="msg_2kTuVyFNm3Ap2fX9dBz1RQ", **signing)
     recording = Recording.of_request(source, "POST", path, query or {},
                                      {**headers, **signed}, body, note=note, expect=EXPECT)
     recording = recording.model_copy(update={"received_at": RECORDED_AT})
@@ -85,6 +92,11 @@ def main() -> None:
     write("jwt", "partner", "/webhooks/partner",
           json.dumps({"decision": "approved", "reference": "kyc-5521"}).encode(), as_json,
           "a JWT-signed partner callback (HS256, body hash claim)")
+
+    for name, case in cases({}).items():
+        write(f"preset-{name}", name, f"/presets/{name}", case.body, case.headers,
+              f"a callback as {name} sends it", url=f"https://hooks.example.com/presets/{name}",
+              **case.sign)
 
 
 if __name__ == "__main__":
