@@ -33,9 +33,11 @@ _lock = asyncio.Lock()
 
 @lru_cache(maxsize=64)
 def _token_options(max_age: int, jwks_file: str | None) -> JwtScheme:
-    return JwtScheme(scheme="jwt", algorithms=["ES256"], header=HEADER, jwks_file=jwks_file,
-                     max_age=max_age, required_claims=["iat"],
-                     body_hash_claim="request_body_sha256")
+    # Built without validation: with keys from Plaid's API it has no key source of its own.
+    return JwtScheme.model_construct(scheme="jwt", algorithms=["ES256"], header=HEADER,
+                                     jwks_file=jwks_file, max_age=max_age,
+                                     required_claims=["iat"],
+                                     body_hash_claim="request_body_sha256")
 
 
 def _kid(request: SignedRequest, options: Any) -> tuple[str, str | None]:

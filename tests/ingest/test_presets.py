@@ -277,3 +277,56 @@ def test_paddle_library_accepts_our_signature(all_cases):
 
     verified = notifications.Verifier().verify(Request(), notifications.Secret(SECRET))
     assert verified is True
+
+
+async def test_plaid_fetches_each_key_once_from_its_api_and_refuses_expired_ones(aiohttp_server):
+    """A local server answering like Plaid's /webhook_verification_key/get."""
+    import json as json_module
+
+    from aiohttp import web
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from .presets import PLAID_KEY, jwks
+
+    expired_key = ec.generate_private_key(ec.SECP256R1())
+    published = {"live-kid": {**jwks(PLAID_KEY, "live-kid", "ES256")["keys"][0],
+                              "expired_at": None},
+                 "old-kid": {**jwks(expired_key, "old-kid", "ES256")["keys"][0],
+                             "expired_at": 1700000000}}
+    asked: list[str] = []
+
+    async def key_endpoint(request: web.Request) -> web.Response:
+        body = await request.json()
+        if (body.get("client_id"), body.get("secret")) != ("client-1", "plaid-secret"):
+            return web.json_response({"error_code": "INVALID_API_KEYS"}, status=400)
+        asked.append(body["key_id"])
+        if body["key_id"] not in published:
+            return web.json_response({"error_code": "INVALID_WEBHOOK_VERIFICATION_KEY_ID"},
+                                     status=400)
+        return web.json_response({"key": published[body["key_id"]], "request_id": "r"})
+
+    app = web.Application()
+    app.router.add_post("/webhook_verification_key/get", key_endpoint)
+    server = await aiohttp_server(app)
+    spec = {"scheme": "plaid", "client_id": "client-1", "secret": "plaid-secret",
+            "api_url": str(server.make_url("/")).rstrip("/")}
+    case = Case(spec, json_module.dumps({"webhook_code": "DEFAULT_UPDATE"}).encode())
+    verifier = options(case)
+    for _ in range(2):
+        sent = signed_request("plaid", Case(spec, case.body, {},
+                                            {"private_key": PLAID_KEY, "kid": "live-kid"}))
+        await verify(sent, verifier)
+    assert asked == ["live-kid"]  # cached after the first fetch
+    old = signed_request("plaid", Case(spec, case.body, {},
+                                       {"private_key": expired_key, "kid": "old-kid"}))
+    with pytest.raises(VerificationError, match="expired"):
+        await verify(old, verifier)
+    unknown = signed_request("plaid", Case(spec, case.body, {},
+                                           {"private_key": PLAID_KEY, "kid": "made-up"}))
+    with pytest.raises(VerificationError, match="unknown_key"):
+        await verify(unknown, verifier)
+    wrong_credentials = options(Case({**spec, "secret": "guess"}, b""))
+    with pytest.raises(VerificationError, match="unknown_key"):
+        await verify(signed_request("plaid", Case(spec, case.body, {},
+                                                  {"private_key": PLAID_KEY, "kid": "k2"})),
+                     wrong_credentials)
