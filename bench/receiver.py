@@ -1,10 +1,12 @@
 """Receiver throughput against a bare aiohttp POST handler, same machine, same load, same run.
 
     .venv/bin/python bench/receiver.py --seconds 10 --concurrency 32 [--database-url URL]
+        [--client wrk|aiohttp] [--workers N]
 
-Each server runs as one process (one core, as `waitpoint serve --workers 1`); one load
-generator process (aiohttp) sends signed Stripe-style events, each with its own delivery
-id, routed to real jobs, and counts answers. Rounds alternate bare / receiver so machine
+Each server runs as one process (one core, as `waitpoint serve --workers 1`, or N with
+--workers); one load generator (`wrk`, from Debian's package, when installed; else an
+aiohttp client process) sends signed Stripe-style events, each with its own delivery id,
+routed to real jobs, and counts answers. Rounds alternate bare / receiver so machine
 noise hits both alike; the best round of each counts. Target: receiver >= 0.7x bare.
 Then: POST to await_signal() returning, in a job waiting live (DESIGN: p50 < 3 ms).
 """
@@ -15,6 +17,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -124,6 +128,32 @@ async def load(port: int, seconds: float, concurrency: int,
             "ok": statuses.get(200, 0) / max(1, len(latencies))}
 
 
+def wrk_load(port: int, seconds: float, concurrency: int, requests_file: Path) -> dict[str, float]:
+    """One wrk thread (C, so the load generator takes little of the shared CPU)."""
+    asyncio.run(wait_ready(port))
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{int(seconds)}s", "--latency", "-s",
+         str(ROOT / "bench" / "wrk_requests.lua"), f"http://127.0.0.1:{port}", "--",
+         str(requests_file)], capture_output=True, text=True, check=True).stdout
+    total = int(re.search(r"(\d+) requests in", out)[1])
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def percentile(name: str) -> float:
+        value, unit = re.search(rf"{name}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+            "p50_ms": percentile("50"), "p99_ms": percentile("99"),
+            "ok": 1 - (int(failed[1]) if failed else 0) / max(1, total)}
+
+
+def write_requests_file(path: Path, count: int) -> None:
+    job_ids = [int(i) for i in os.environ["BENCH_JOB_IDS"].split(",")]
+    with path.open("w") as file:
+        for body, headers in signed_requests(count, job_ids):
+            file.write(f"{headers['Stripe-Signature']}\t{body.decode()}\n")
+
+
 async def prepare_database(base: str) -> str:
     url = await recreate_database(base, "bench_ingest")
     from waitpoint import Job, Waitpoint
@@ -185,6 +215,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--client", choices=("wrk", "aiohttp"),
+                        default="wrk" if shutil.which("wrk") else "aiohttp")
+    parser.add_argument("--workers", type=int, default=1, help="receiver processes")
+    parser.add_argument("--log-level", default="INFO", help="the receiver's; INFO writes "
+                        "one line per request, as in production")
     parser.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--load", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -205,7 +240,10 @@ def main() -> None:
     config_file = ROOT / "bench" / "results" / "ingest-config.yaml"
     config_file.parent.mkdir(exist_ok=True)
     config_file.write_text(CONFIG)
-    env = {**os.environ, "WAITPOINT_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "WAITPOINT_LOG_LEVEL": args.log_level}
+    requests_file = config_file.parent / "ingest-requests.tsv"
+    print(f"load generator: {args.client}, {args.concurrency} connections; receiver "
+          f"processes: {args.workers}, log level {args.log_level}", flush=True)
     best: dict[str, dict[str, float]] = {}
     for round_number in range(1, args.rounds + 1):
         for name in ("bare", "receiver"):
@@ -214,18 +252,24 @@ def main() -> None:
                 server_cmd = [sys.executable, __file__, "--bare-server", str(port)]
             else:
                 server_cmd = [sys.executable, "-m", "ingest.cli", "serve", "--config",
-                              str(config_file), "--database-url", url, "--port", str(port)]
+                              str(config_file), "--database-url", url, "--port", str(port),
+                              "--workers", str(args.workers)]
             server = subprocess.Popen(server_cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
             try:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--load", str(port), "--seconds",
-                     str(args.seconds), "--concurrency", str(args.concurrency)],
-                    cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+                if args.client == "wrk":
+                    # Fresh delivery ids every round: a repeat would be a (cheaper) duplicate.
+                    write_requests_file(requests_file, int(args.seconds * 12_000))
+                    result = wrk_load(port, args.seconds, args.concurrency, requests_file)
+                else:
+                    out = subprocess.run(
+                        [sys.executable, __file__, "--load", str(port), "--seconds",
+                         str(args.seconds), "--concurrency", str(args.concurrency)],
+                        cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+                    result = json.loads(out.stdout.strip().splitlines()[-1])
             finally:
                 server.terminate()
                 server.wait(30)
-            result = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"round {round_number} {name:<9} {result['rps']:8.0f} req/s  "
                   f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
                   f"2xx {result['ok']:.0%}", flush=True)

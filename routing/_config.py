@@ -44,6 +44,9 @@ class CompiledSource:
     delivery_id: Expression | None
     body: str
     routes: tuple[CompiledRoute, ...]
+    variables: frozenset[str] = frozenset()
+    """The context variables its expressions read: evaluation converts only these to CEL
+    values, which is most of the cost of evaluating a callback."""
 
     @property
     def scheme(self) -> str:
@@ -250,9 +253,33 @@ def _compile(spec: ConfigSpec, located: LocatedData,
             verifier=verifier_options(source.verify),
             delivery_id=delivery_id, body=source.body,
             routes=tuple(route for route in routes if route is not None),
+            variables=_variables_read(delivery_id, routes),
         )
     return RoutingConfig(file=filename, sources=sources, body_limit=spec.body_limit,
                          callbacks=spec.callbacks), issues
+
+
+def _variables_read(delivery_id: Expression | None,
+                    routes: list[CompiledRoute | None]) -> frozenset[str]:
+    expressions: list[Any] = [delivery_id]
+    for route in routes:
+        if route is not None:
+            expressions += [route.when, route.target, route.step, route.payload]
+    found: set[str] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, Expression):
+            found.update(value.variables)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for expression in expressions:
+        collect(expression)
+    return frozenset(found)
 
 
 def _compile_route(route: RouteSpec, path: Path, index: int, expression: Any,

@@ -133,7 +133,8 @@ def evaluate(source: CompiledSource, callback: Callback) -> Evaluation:
     RouteError on the evaluation, so one bad route never hides the others.
     """
     variables = build_context(source, callback)
-    context = _cel_context(variables)
+    context = _cel_context({name: value for name, value in variables.items()
+                            if name in source.variables})
     errors: list[RouteError] = []
     delivery_id = _delivery_id(source, callback, context, errors)
     deliveries: list[Delivery] = []

@@ -24,6 +24,7 @@ class Expression:
     source: str
     program: Any = None
     constant: Any = None
+    variables: frozenset[str] = frozenset()  # the context variables it reads
 
     def evaluate(self, context: cel.Context) -> Any:
         if self.program is None:
@@ -46,7 +47,7 @@ def compile_expression(value: str | int | float | bool) -> Expression:
     if unknown:
         raise ExpressionError(f"unknown variable {unknown[0]!r} in {value!r}; "
                               f"expressions see {', '.join(VARIABLES)}")
-    return Expression(source=value, program=program)
+    return Expression(source=value, program=program, variables=frozenset(references["variables"]))
 
 
 def _first_line(message: str) -> str:

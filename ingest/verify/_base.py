@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +43,9 @@ def secret_values(options: Any) -> list[str]:
 
 
 def hmac_digest(key: bytes, message: bytes, algorithm: str = "sha256") -> bytes:
-    return hmac.new(key, message, getattr(hashlib, algorithm)).digest()
+    # hmac.digest() with a digest name is OpenSSL's one-shot path: several times faster
+    # per call than hmac.new(...).digest(), and this runs for every secret of every request.
+    return hmac.digest(key, message, algorithm)
 
 
 def matches_any(expected: Iterable[bytes], candidates: Iterable[bytes]) -> bool:
