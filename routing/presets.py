@@ -53,6 +53,15 @@ def _custom(**fields: Any) -> Callable[[Any], CustomScheme]:
     return build
 
 
+def _generic_hmac(spec: Any) -> CustomScheme:
+    """`scheme: hmac` is the HMAC subset of `custom`, kept for its shorter options."""
+    return CustomScheme(
+        scheme="custom", algorithm=f"hmac-{spec.algorithm}", secrets=spec.secrets,
+        header=spec.header, prefix=spec.prefix, encoding=spec.encoding,
+        signed_content=spec.signed_content, timestamp_header=spec.timestamp_header,
+        id_header=spec.id_header, tolerance=spec.tolerance)
+
+
 def _google_oidc(spec: Any) -> JwtScheme:
     return JwtScheme(
         scheme="jwt", algorithms=["RS256"], header="authorization", jwks_url=spec.jwks_url,
@@ -155,7 +164,7 @@ _PRESET_LIST = [
     Preset("msgraph", "Microsoft Graph", "clientState of every notification matches a "
            "secret", (), None, "?validationToken= echoed as text/plain"),
     Preset("hmac", "(generic)", "HMAC of a signed-content template, header and encoding "
-           "from the config", ()),
+           "from the config", (), recipe=_generic_hmac),
     Preset("custom", "(any)", "a scheme fully described in the config: HMAC, Ed25519, "
            "ECDSA or a shared token", ()),
     Preset("jwt", "(generic)", "JWT from an allow-list of algorithms: secrets, PEM, JWKS "

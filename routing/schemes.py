@@ -13,7 +13,15 @@ from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Secrets = Annotated[list[SecretStr], Field(min_length=1)]
 Tolerance = Annotated[int, Field(ge=1, le=86_400)]
@@ -84,30 +92,23 @@ class SquareScheme(_Scheme):
         "(it is signed); defaults to the URL the request arrived at.")
 
 
-class DiscordScheme(_Scheme):
-    scheme: Literal["discord"]
-    public_key: str = Field(description="The application's public key (hex), from the "
-                                        "developer portal.")
+class PublicKeyScheme(_Scheme):
+    """Presets that sign with the provider's private key: Discord (Ed25519, the
+    application's public key in hex) and SendGrid (ECDSA P-256, the verification key in
+    base64 DER from Mail Settings > Signed Event Webhook)."""
+
+    scheme: Literal["discord", "sendgrid"]
+    public_key: str
     tolerance: Tolerance = 300
 
     @field_validator("public_key")
     @classmethod
-    def _is_an_ed25519_key(cls, value: str) -> str:
-        load_public_key(value, "ed25519")
+    def _key_fits_the_provider(cls, value: str, info: ValidationInfo) -> str:
+        load_public_key(value, PUBLIC_KEY_ALGORITHMS[info.data["scheme"]])
         return value
 
 
-class SendgridScheme(_Scheme):
-    scheme: Literal["sendgrid"]
-    public_key: str = Field(description="The verification key (base64 DER) from Mail "
-                                        "Settings > Signed Event Webhook.")
-    tolerance: Tolerance = 300
-
-    @field_validator("public_key")
-    @classmethod
-    def _is_an_ecdsa_key(cls, value: str) -> str:
-        load_public_key(value, "ecdsa-sha256")
-        return value
+PUBLIC_KEY_ALGORITHMS = {"discord": "ed25519", "sendgrid": "ecdsa-sha256"}
 
 
 class PlaidScheme(_Scheme):
@@ -290,7 +291,7 @@ class NoneScheme(_Scheme):
 
 VerifySpec = Annotated[
     StripeScheme | SecretScheme | SlackScheme | TimedSecretScheme | TwilioScheme
-    | StandardScheme | MetaScheme | SquareScheme | DiscordScheme | SendgridScheme | PlaidScheme
+    | StandardScheme | MetaScheme | SquareScheme | PublicKeyScheme | PlaidScheme
     | GooglePubsubScheme | HmacScheme | CustomScheme | JwtScheme | NoneScheme,
     Field(discriminator="scheme"),
 ]

@@ -15,9 +15,10 @@ import time
 from types import ModuleType
 from typing import Any
 
+from routing.presets import verifier_options
+
 from . import (
     custom,
-    generic_hmac,
     github,
     jwt,
     mailgun,
@@ -42,7 +43,6 @@ VERIFIERS: dict[str, ModuleType] = {
     "mailgun": mailgun,
     "msgraph": msgraph,
     "plaid": plaid,
-    "hmac": generic_hmac,
     "custom": custom,
     "jwt": jwt,
     "none": none,
@@ -58,6 +58,9 @@ SIGNATURE_HEADERS = frozenset({
 
 
 async def verify(request: SignedRequest, options: Any, now: float | None = None) -> None:
+    """Verify with a source's verifier options, or with a `verify` spec as written in a
+    config (a preset is expanded first; the receiver passes CompiledSource.verifier)."""
+    options = verifier_options(options)
     module = VERIFIERS[options.scheme]
     prepare = getattr(module, "prepare", None)
     if prepare is not None:
@@ -66,17 +69,20 @@ async def verify(request: SignedRequest, options: Any, now: float | None = None)
 
 
 def sign(options: Any, body: bytes, **kwargs: Any) -> dict[str, str]:
+    options = verifier_options(options)
     return VERIFIERS[options.scheme].sign(options, body, **kwargs)
 
 
 def refresh_body(options: Any, body: bytes, timestamp: int) -> bytes:
     """The body to re-sign: unchanged unless the provider signs a time inside it."""
+    options = verifier_options(options)
     refresh = getattr(VERIFIERS[options.scheme], "refresh_body", None)
     return body if refresh is None else refresh(options, body, timestamp)
 
 
 def sensitive_headers(options: Any) -> frozenset[str]:
     """Headers to redact for a source: the well-known ones plus the scheme's own."""
+    options = verifier_options(options)
     header = getattr(options, "header", None) or ()
     extra = (header,) if isinstance(header, str) else tuple(header)
     return SIGNATURE_HEADERS | {h.lower() for h in extra if h}

@@ -59,6 +59,8 @@ async def test_every_recording_resumes_a_waiting_job(waitpoint_receiver, name):
     assert replayed.status == 200, replayed.answer
     assert replayed.event["outcome"] == "routed"
     assert replayed.signals[0]["reached"] == [job.id]
+    # Signature headers and shared tokens (GitLab's) are redacted in the stored event.
+    assert "test-secret-0123456789abcdef" not in json.dumps(replayed.event["headers"])
     done = await receiver.wait_for_state(job.id, "completed")
     assert done.recorded == payload
 
