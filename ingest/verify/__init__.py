@@ -1,11 +1,4 @@
-"""Signature verification: a few verifiers, one registry; every provider preset is a
-configuration of one of them (routing.presets).
-
-- custom: HMAC / Ed25519 / ECDSA / shared token over a described layout (Stripe, GitHub,
-  Slack, Shopify, Zoom, Meta, Square, Paddle, Discord, SendGrid, ... and `scheme: hmac`);
-- standard: Standard Webhooks (Svix, Clerk, Resend, OpenAI);
-- twilio: URL + sorted form parameters; jwt: JWTs (Google Pub/Sub's OIDC tokens);
-- mailgun and msgraph: the proof travels in the body; plaid: JWT keys from Plaid's API.
+"""Signature verification: one module per verifier, found through one registry.
 
 Each module has `verify(request, options, now)` (raises VerificationError) and
 `sign(options, body, ...)` (the headers the provider would send, for replay and tests);
@@ -26,17 +19,25 @@ from routing.presets import verifier_options
 
 from . import (
     custom,
+    github,
     jwt,
     mailgun,
     msgraph,
     none,
     plaid,
+    shopify,
+    slack,
     standard,
+    stripe,
     twilio,
 )
 from ._base import SignedRequest, VerificationError
 
 VERIFIERS: dict[str, ModuleType] = {
+    "stripe": stripe,
+    "github": github,
+    "slack": slack,
+    "shopify": shopify,
     "twilio": twilio,
     **dict.fromkeys(("standard", "svix", "clerk", "resend", "openai"), standard),
     "mailgun": mailgun,
