@@ -330,3 +330,40 @@ async def test_plaid_fetches_each_key_once_from_its_api_and_refuses_expired_ones
         await verify(signed_request("plaid", Case(spec, case.body, {},
                                                   {"private_key": PLAID_KEY, "kid": "k2"})),
                      wrong_credentials)
+
+
+def test_openai_library_accepts_our_signature():
+    openai = pytest.importorskip("openai")
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = b'{"type": "response.completed", "data": {"id": "resp_1"}}'
+    headers = sign(options(Case({"scheme": "openai", "secrets": [secret]}, b"")), body)
+    client = openai.OpenAI(api_key="unused", webhook_secret=secret)
+    client.webhooks.verify_signature(body, headers)  # raises when it does not verify
+    with pytest.raises(openai.InvalidWebhookSignatureError):
+        client.webhooks.verify_signature(body + b" ", headers)
+
+
+def test_google_auth_accepts_our_pubsub_token(all_cases):
+    """google-auth's id_token.verify_token, as Google's Pub/Sub docs use it, given our
+    test key set in place of Google's certificate endpoint."""
+    id_token = pytest.importorskip("google.oauth2.id_token")
+    from .presets import GOOGLE_KEY, GOOGLE_KID, jwks
+
+    case = all_cases["google-pubsub"]
+    token = signed_request("google-pubsub", case).headers["authorization"].removeprefix(
+        "Bearer ")
+    published = json.dumps(jwks(GOOGLE_KEY, GOOGLE_KID, "RS256")).encode()
+
+    class Response:  # google.auth.transport.Response
+        status = 200
+        headers: dict[str, str] = {}
+        data = published
+
+    def transport(url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+        return Response()
+
+    claims = id_token.verify_token(token, transport, audience=case.options["audience"],
+                                   certs_url="https://keys.invalid/certs")
+    assert claims["email"] == case.options["service_account_email"]
+    assert claims["email_verified"] is True
+    assert claims["iss"] == "https://accounts.google.com"
