@@ -33,7 +33,7 @@ log = structlog.get_logger("ingest")
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 REDACTED = "[redacted]"
-URL_SIGNING_SCHEMES = frozenset({"twilio", "hmac", "custom"})
+URL_SIGNING_SCHEMES = frozenset({"twilio", "custom"})  # `hmac` arrives as custom
 LOG_BODIES = os.environ.get("WAITPOINT_LOG_BODIES") == "1"
 """Bodies are never logged unless this is switched on (WAITPOINT_LOG_BODIES=1), to debug
 a provider's payloads on a development machine."""

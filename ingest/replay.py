@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import jwt as pyjwt
 
 import routing
 from waitpoint import Waitpoint
@@ -69,8 +70,6 @@ def resign(recording: Recording, source: routing.CompiledSource, public_url: str
 
 def _recorded_kid(recording: Recording) -> str | None:
     """The key id of a recorded JWT, so a re-signed token names the same key."""
-    import jwt as pyjwt
-
     for name in ("plaid-verification", "authorization"):
         value = recording.headers.get(name, "")
         token = value.removeprefix("Bearer ").strip()

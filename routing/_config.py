@@ -44,7 +44,7 @@ class CompiledSource:
     delivery_id: Expression | None
     body: str
     routes: tuple[CompiledRoute, ...]
-    variables: frozenset[str] = frozenset()
+    variables: frozenset[str]
     """The context variables its expressions read: evaluation converts only these to CEL
     values, which is most of the cost of evaluating a callback."""
 
