@@ -248,6 +248,10 @@ def _delivery(route: CompiledRoute, context: cel.Context,
     return Delivery(route=route.name, target=target, payload=payload)
 
 
+_JOB_ID = re.compile(r"[0-9]+")
+"""ASCII digits only: str.isdigit() also accepts '²', which int() refuses."""
+
+
 def _job_target(value: Any) -> JobTarget | None:
     values = value if isinstance(value, list) else [value]
     ids = []
@@ -257,7 +261,7 @@ def _job_target(value: Any) -> JobTarget | None:
         if isinstance(item, bool) or not isinstance(item, int | str):
             raise _FieldError("signal.job", f"expected a job id or a list of ids, got {item!r}")
         if isinstance(item, str):
-            if not item.strip().isdigit():
+            if not _JOB_ID.fullmatch(item.strip()):
                 raise _FieldError("signal.job", f"expected a job id, got {item!r}")
             item = int(item)
         if not 0 < item < 2**63:
