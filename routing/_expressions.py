@@ -9,8 +9,15 @@ from typing import Any
 import cel
 
 VARIABLES = ("body", "headers", "query", "params", "source")
-FUNCTIONS = {"json": json.loads}
-"""Extensions to standard CEL: json(text) parses a JSON string (Slack's form `payload`)."""
+def _split(text: str, separator: str) -> list[str]:
+    if not isinstance(text, str) or not isinstance(separator, str) or not separator:
+        raise ValueError("split(text, separator) takes two strings, the separator not empty")
+    return text.split(separator)
+
+
+FUNCTIONS = {"json": json.loads, "split": _split}
+"""Extensions to standard CEL: json(text) parses a JSON string (Slack's form `payload`);
+split(text, separator) takes apart ids packed into one string (Discord's custom_id)."""
 
 
 class ExpressionError(ValueError):

@@ -14,7 +14,8 @@ CONFIG = Path(__file__).resolve().parents[2] / "config"
 ENV = {"STRIPE_WEBHOOK_SECRET": "whsec_test", "GITHUB_WEBHOOK_SECRET": "gh",
        "SLACK_SIGNING_SECRET": "sl", "TWILIO_AUTH_TOKEN": "tw",
        "ACCOUNTS_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-       "PARTNER_JWT_SECRET": "pj"}
+       "PARTNER_JWT_SECRET": "pj", "PADDLE_WEBHOOK_SECRET": "pdl_ntfset_test",
+       "DISCORD_PUBLIC_KEY": "a" * 64}
 
 
 def route(file: str, path: str, body: bytes, headers: dict[str, str]):
@@ -31,7 +32,7 @@ def json_post(file, path, payload, **headers):
 def test_every_example_config_loads():
     files = sorted(p.name for p in CONFIG.glob("*.yaml"))
     assert {"stripe.yaml", "github.yaml", "slack.yaml", "twilio.yaml", "standard.yaml",
-            "jwt-partner.yaml"} <= set(files)
+            "jwt-partner.yaml", "discord.yaml", "paddle.yaml"} <= set(files)
     for file in files:
         load_config(CONFIG / file, ENV)
 
@@ -101,3 +102,27 @@ def test_jwt_partner_decision():
     result = json_post("jwt-partner.yaml", "/callbacks/partner/8",
                        {"decision": "approved", "reference": "r-1"})
     assert result.deliveries[0].target == JobTarget((8,))
+
+
+def test_discord_button_click_names_the_job_and_the_decision():
+    result = json_post("discord.yaml", "/webhooks/discord", {
+        "id": "1200", "type": 3, "token": "itok", "data": {"custom_id": "reject:42"},
+        "member": {"user": {"username": "ana"}}})
+    assert result.delivery_id == "1200"
+    (delivery,) = result.deliveries
+    assert delivery.target == JobTarget((42,))
+    assert delivery.payload == {"decision": "reject", "user": "ana", "token": "itok"}
+    other = json_post("discord.yaml", "/webhooks/discord", {
+        "id": "1201", "type": 3, "data": {"custom_id": "menu:7"}})
+    assert other.outcome == "unrouted"
+
+
+def test_paddle_transaction_completed():
+    result = json_post("paddle.yaml", "/webhooks/paddle", {
+        "event_id": "evt_01hv", "event_type": "transaction.completed",
+        "data": {"id": "txn_01", "custom_data": {"job_id": "9"},
+                 "details": {"totals": {"total": "2400"}}}})
+    assert result.delivery_id == "evt_01hv"
+    assert result.deliveries[0].target == JobTarget((9,))
+    assert result.deliveries[0].payload == {"status": "paid", "transaction": "txn_01",
+                                            "total": "2400"}
