@@ -162,6 +162,11 @@ async def _receive(request: web.Request, receiver: Receiver,
     try:
         await verification.verify(signed, source.verifier)
     except verification.VerificationError as error:
+        if error.reason == "keys_unavailable":
+            # We could not fetch the provider's keys: our problem, not the sender's. 503
+            # asks the provider to retry, so the callback is not lost.
+            return (error_response(503, error.reason, headers={"Retry-After": "30"}),
+                    {"reason": error.reason})
         return error_response(401, error.reason), {"reason": error.reason}
     metrics.verified.inc()
     answer = handshakes.after_verification(source, body)

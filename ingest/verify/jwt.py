@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import structlog
 
 from ._base import SignedRequest, VerificationError, secret_values
+
+log = structlog.get_logger("ingest.verify.jwt")
 
 REFETCH_AFTER_UNKNOWN_KID = 10.0
 """At most one JWKS refetch per URL in this many seconds, so forged kids cannot make us
@@ -78,7 +81,21 @@ async def prepare(request: SignedRequest, options: Any) -> None:
         if time.monotonic() - _last_fetch.get(url, -1e9) < REFETCH_AFTER_UNKNOWN_KID and cached:
             return
         _last_fetch[url] = time.monotonic()
-        _jwks_cache[url] = (time.monotonic(), _key_set(await _fetch(url)))
+        try:
+            keys = _key_set_from(await _fetch(url))
+        except VerificationError:
+            if cached is not None:  # the provider's key server is down: keep what we had
+                log.warning("jwks.refresh_failed", url=url, using="the cached keys")
+                return
+            raise
+        _jwks_cache[url] = (time.monotonic(), keys)
+
+
+def _key_set_from(data: dict[str, Any]) -> dict[str | None, Any]:
+    try:
+        return _key_set(data)
+    except (jwt.PyJWTError, TypeError, AttributeError) as error:
+        raise VerificationError("keys_unavailable", f"the JWKS is not usable: {error}") from None
 
 
 async def _fetch(url: str) -> dict[str, Any]:

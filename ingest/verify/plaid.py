@@ -2,8 +2,9 @@
 the body's SHA-256 and whose `iat` must be recent (max_age, default 5 minutes).
 
 The key is found by the token's `kid`: from a JWKS file, or fetched from Plaid's
-`/webhook_verification_key/get` with the client id and secret, then cached. A key Plaid
-reports as expired is not used. Unknown kids are fetched at most once per
+`/webhook_verification_key/get` with the client id and secret, then cached for
+KEY_CACHE_SECONDS (then asked again, so a key Plaid has since expired stops working). A
+key Plaid reports as expired is not used. Unknown kids are fetched at most once per
 REFETCH_AFTER_UNKNOWN_KID seconds each, so forged kids cannot make us hammer Plaid.
 """
 
@@ -17,16 +18,20 @@ from typing import Any
 
 import aiohttp
 import jwt as pyjwt
+import structlog
 
 from routing.schemes import JwtScheme
 
 from . import jwt
 from ._base import SignedRequest, VerificationError
 
+log = structlog.get_logger("ingest.verify.plaid")
+
 HEADER = "plaid-verification"
 REFETCH_AFTER_UNKNOWN_KID = 10.0
+KEY_CACHE_SECONDS = 3600.0
 
-_keys: dict[tuple[str, str], Any] = {}  # (keys_url, kid) -> key, or None when expired
+_keys: dict[tuple[str, str], tuple[float, Any]] = {}  # (keys_url, kid) -> (fetched, key)
 _last_fetch: dict[tuple[str, str], float] = {}
 _lock = asyncio.Lock()
 
@@ -57,16 +62,27 @@ async def prepare(request: SignedRequest, options: Any) -> None:
     if not kid:
         return
     cache_key = (options.keys_url, kid)
-    if cache_key in _keys:
+    if _fresh(cache_key):
         return
     async with _lock:
-        if cache_key in _keys or \
+        if _fresh(cache_key) or \
                 time.monotonic() - _last_fetch.get(cache_key, -1e9) < REFETCH_AFTER_UNKNOWN_KID:
             return
         _last_fetch[cache_key] = time.monotonic()
-        found = await _fetch_key(options, kid)
+        try:
+            found = await _fetch_key(options, kid)
+        except VerificationError:
+            if cache_key in _keys:
+                log.warning("plaid.key_refresh_failed", kid=kid, using="the cached key")
+                return
+            raise
         if found is not None:
-            _keys[cache_key] = found
+            _keys[cache_key] = (time.monotonic(), found)
+
+
+def _fresh(cache_key: tuple[str, str]) -> bool:
+    cached = _keys.get(cache_key)
+    return cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS
 
 
 async def _fetch_key(options: Any, kid: str) -> Any:
@@ -100,7 +116,7 @@ def verify(request: SignedRequest, options: Any, now: float) -> None:
     if options.jwks_file:
         keys = jwt.candidate_keys(token_options, kid)
     else:
-        key = _keys.get((options.keys_url, kid or ""))
+        key = _keys.get((options.keys_url, kid or ""), (0.0, None))[1]
         if key is _EXPIRED:
             raise VerificationError("unknown_key", f"Plaid reports key {kid!r} as expired")
         keys = [] if key is None else [key]

@@ -140,3 +140,34 @@ async def test_graph_validation_token_is_echoed_then_notifications_need_client_s
     assert (await receiver.client.post("/hooks/graph", data=good, headers=headers)).status == 200
     assert (await receiver.client.post("/hooks/graph", data=bad, headers=headers)).status == 401
     assert await events(receiver) == 1
+
+
+async def test_unfetchable_provider_keys_are_a_503_to_retry_not_a_401(waitpoint_receiver,
+                                                                       tmp_path):
+    """Google's keys cannot be fetched (here: nothing listens on the JWKS URL): the
+    callback is not forged, we just cannot check it yet, so the provider must retry."""
+    import socket
+
+    from .presets import GOOGLE_KEY, GOOGLE_KID
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    (tmp_path / "routes.yaml").write_text(textwrap.dedent(f"""\
+        version: 1
+        sources:
+          pubsub:
+            path: /hooks/pubsub
+            verify:
+              scheme: google-pubsub
+              audience: https://hooks.example.com/pubsub
+              service_account_email: push@acme.iam.gserviceaccount.com
+              jwks_url: http://127.0.0.1:{dead}/certs
+        """))
+    receiver = await waitpoint_receiver(tmp_path / "routes.yaml", queues={})
+    body = b'{"message": {"messageId": "1", "data": ""}}'
+    response = await post_signed(receiver, "pubsub", body, private_key=GOOGLE_KEY,
+                                 kid=GOOGLE_KID)
+    assert response.status == 503 and response.headers["Retry-After"] == "30"
+    assert (await response.json())["error"] == "keys_unavailable"
+    assert await events(receiver) == 0

@@ -130,3 +130,36 @@ async def test_unknown_kid_refetches_the_jwks(aiohttp_server, monkeypatch):
         await verify(req(sign(opts, BODY, private_key=second, kid="k9")["authorization"][7:]),
                      opts)
     assert caught.value.reason == "unknown_key"
+
+
+async def test_when_the_key_server_fails_cached_keys_keep_working(aiohttp_server, monkeypatch):
+    monkeypatch.setattr(jwt_scheme, "REFETCH_AFTER_UNKNOWN_KID", 0.0)
+    private, _ = new_key()
+    state = {"up": True}
+
+    async def jwks(request: web.Request) -> web.Response:
+        if not state["up"]:
+            return web.Response(status=502)
+        return web.json_response({"keys": [jwk(private, "k1")]})
+
+    app = web.Application()
+    app.router.add_get("/jwks.json", jwks)
+    server = await aiohttp_server(app)
+    # jwks_cache_seconds=0: every request tries to refresh the keys.
+    opts = es256_options(jwks_url=str(server.make_url("/jwks.json")), jwks_cache_seconds=0)
+    token = sign(opts, BODY, private_key=private, kid="k1")["authorization"][7:]
+    await verify(req(token), opts)
+    state["up"] = False
+    await verify(req(token), opts)  # refresh failed: the cached key still verifies
+
+
+async def test_unreachable_keys_with_nothing_cached_is_keys_unavailable(aiohttp_server):
+    app = web.Application()
+    app.router.add_get("/jwks.json", lambda request: web.json_response({"keys": "nonsense"}))
+    server = await aiohttp_server(app)
+    opts = es256_options(jwks_url=str(server.make_url("/jwks.json")))
+    private, _ = new_key()
+    token = sign(opts, BODY, private_key=private, kid="k1")["authorization"][7:]
+    with pytest.raises(VerificationError) as caught:
+        await verify(req(token), opts)
+    assert caught.value.reason == "keys_unavailable"

@@ -367,3 +367,35 @@ def test_google_auth_accepts_our_pubsub_token(all_cases):
     assert claims["email"] == case.options["service_account_email"]
     assert claims["email_verified"] is True
     assert claims["iss"] == "https://accounts.google.com"
+
+
+async def test_plaid_keeps_a_cached_key_when_its_api_is_down(aiohttp_server, monkeypatch):
+    from aiohttp import web
+
+    from ingest.verify import plaid as plaid_verifier
+
+    from .presets import PLAID_KEY, jwks
+
+    monkeypatch.setattr(plaid_verifier, "KEY_CACHE_SECONDS", 0.0)  # always ask again
+    monkeypatch.setattr(plaid_verifier, "REFETCH_AFTER_UNKNOWN_KID", 0.0)
+    state = {"up": True}
+
+    async def key_endpoint(request: web.Request) -> web.Response:
+        if not state["up"]:
+            return web.Response(status=500)
+        key = {**jwks(PLAID_KEY, "kid-9", "ES256")["keys"][0], "expired_at": None}
+        return web.json_response({"key": key})
+
+    app = web.Application()
+    app.router.add_post("/webhook_verification_key/get", key_endpoint)
+    server = await aiohttp_server(app)
+    spec = {"scheme": "plaid", "client_id": "c", "secret": "s",
+            "api_url": str(server.make_url("/")).rstrip("/")}
+    case = Case(spec, b'{"webhook_code": "SYNC_UPDATES_AVAILABLE"}', {},
+                {"private_key": PLAID_KEY, "kid": "kid-9"})
+    await verify(signed_request("plaid", case), options(case))
+    state["up"] = False
+    await verify(signed_request("plaid", case), options(case))
+    other = Case(spec, case.body, {}, {"private_key": PLAID_KEY, "kid": "never-seen"})
+    with pytest.raises(VerificationError, match="keys_unavailable"):
+        await verify(signed_request("plaid", other), options(other))
