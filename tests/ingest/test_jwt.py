@@ -154,8 +154,11 @@ async def test_when_the_key_server_fails_cached_keys_keep_working(aiohttp_server
 
 
 async def test_unreachable_keys_with_nothing_cached_is_keys_unavailable(aiohttp_server):
+    async def broken(request: web.Request) -> web.Response:
+        return web.json_response({"keys": "nonsense"})
+
     app = web.Application()
-    app.router.add_get("/jwks.json", lambda request: web.json_response({"keys": "nonsense"}))
+    app.router.add_get("/jwks.json", broken)
     server = await aiohttp_server(app)
     opts = es256_options(jwks_url=str(server.make_url("/jwks.json")))
     private, _ = new_key()
