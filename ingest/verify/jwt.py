@@ -42,20 +42,25 @@ def _token(request: SignedRequest, options: Any) -> str:
     return value.strip()
 
 
-def _key_set(data: dict[str, Any]) -> dict[str | None, Any]:
-    keys: dict[str | None, Any] = {}
-    for key in jwt.PyJWKSet.from_dict(data).keys:
-        keys[key.key_id] = key.key
-    return keys
+def _key_set(data: Any) -> dict[str | None, Any]:
+    """The keys of a JWKS by kid; an unusable set is keys_unavailable (503, retried), not
+    a forged request."""
+    try:
+        return {key.key_id: key.key for key in jwt.PyJWKSet.from_dict(data).keys}
+    except (jwt.PyJWTError, TypeError, AttributeError, KeyError) as error:
+        raise VerificationError("keys_unavailable", f"the JWKS is not usable: {error}") from None
 
 
 def _file_keys(path: str) -> dict[str | None, Any]:
     file = Path(path)
-    stamp = file.stat().st_mtime
-    cached = _jwks_cache.get(f"file:{path}")
-    if cached is None or cached[0] != stamp:
-        cached = (stamp, _key_set(json.loads(file.read_text())))
-        _jwks_cache[f"file:{path}"] = cached
+    try:
+        stamp = file.stat().st_mtime
+        cached = _jwks_cache.get(f"file:{path}")
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, _key_set(json.loads(file.read_text())))
+            _jwks_cache[f"file:{path}"] = cached
+    except (OSError, ValueError) as error:
+        raise VerificationError("keys_unavailable", f"cannot read {path}: {error}") from None
     return cached[1]
 
 
@@ -82,20 +87,13 @@ async def prepare(request: SignedRequest, options: Any) -> None:
             return
         _last_fetch[url] = time.monotonic()
         try:
-            keys = _key_set_from(await _fetch(url))
+            keys = _key_set(await _fetch(url))
         except VerificationError:
             if cached is not None:  # the provider's key server is down: keep what we had
                 log.warning("jwks.refresh_failed", url=url, using="the cached keys")
                 return
             raise
         _jwks_cache[url] = (time.monotonic(), keys)
-
-
-def _key_set_from(data: dict[str, Any]) -> dict[str | None, Any]:
-    try:
-        return _key_set(data)
-    except (jwt.PyJWTError, TypeError, AttributeError) as error:
-        raise VerificationError("keys_unavailable", f"the JWKS is not usable: {error}") from None
 
 
 async def _fetch(url: str) -> dict[str, Any]:

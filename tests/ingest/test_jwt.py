@@ -166,3 +166,16 @@ async def test_unreachable_keys_with_nothing_cached_is_keys_unavailable(aiohttp_
     with pytest.raises(VerificationError) as caught:
         await verify(req(token), opts)
     assert caught.value.reason == "keys_unavailable"
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"keys": [{"kty": "nope"}]}'])
+async def test_a_missing_or_broken_jwks_file_is_keys_unavailable(tmp_path, content):
+    path = tmp_path / "jwks.json"
+    if content is not None:
+        path.write_text(content)
+    opts = es256_options(jwks_file=str(path))
+    private, _ = new_key()
+    token = sign(opts, BODY, private_key=private, kid="k1")["authorization"][7:]
+    with pytest.raises(VerificationError) as caught:
+        await verify(req(token), opts)
+    assert caught.value.reason == "keys_unavailable"
