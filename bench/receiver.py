@@ -167,9 +167,18 @@ def bench_job_ids() -> list[int]:
 
 async def prepare_database(base: str) -> str:
     url = await recreate_database(base, "bench_ingest")
-    from waitpoint import Job, Waitpoint
+    import asyncpg
 
-    async with Waitpoint(url, queues={}, migrate=True, peer=False) as wp:
+    from ingest.query import RECEIVER_TRACKS
+    from waitpoint import Job, Waitpoint
+    from waitpoint.schema import migrate
+
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn, "waitpoint", RECEIVER_TRACKS)
+    finally:
+        await conn.close()
+    async with Waitpoint.client(url) as wp:
         jobs = await wp.enqueue_many([Job(worker="bench.Waiting", state="suspended")
                                       for _ in range(WAITING_JOBS)])
     os.environ["BENCH_JOB_IDS"] = f"{jobs[0].id}-{jobs[-1].id}"

@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 
 import asyncpg
 from _common import recreate_database
@@ -51,7 +52,7 @@ async def wait_until(predicate, timeout: float = 60.0, interval: float = 0.001) 
 
 async def waitpoint_latency(url: str, samples: int) -> dict[str, dict[str, float]]:
     from waitpoint import Waitpoint, await_signal, worker
-    from waitpoint._migrate import migrate
+    from waitpoint.schema import migrate
 
     resumed: dict[int, float] = {}
 
@@ -101,7 +102,7 @@ async def waitpoint_scale(url: str, waiting: int, fanout: int) -> dict[str, floa
     import psutil
 
     from waitpoint import Waitpoint, await_signal, worker
-    from waitpoint._migrate import migrate
+    from waitpoint.schema import migrate
 
     @worker(queue="bench")
     class KeyedWaiter:
@@ -151,11 +152,11 @@ async def _duty_costs(conn, wp) -> tuple[float, float]:
     claim, stage = [], []
     for _ in range(200):
         started = time.perf_counter()
-        await conn.fetch(wp.queries.ack_and_fetch_jobs, "empty-queue", 10, "bench",
-                         "00000000-0000-0000-0000-000000000000", [], [], [], [], [], [])
+        await wp.query.ack_and_fetch_jobs(conn, queue="empty-queue", demand=10, node="bench",
+                                          producer=uuid.UUID(int=0), acks=[])
         claim.append(time.perf_counter() - started)
         started = time.perf_counter()
-        await conn.execute(wp.queries.stage_jobs, 5000)
+        await wp.query.stage_jobs(conn, limit=5000)
         stage.append(time.perf_counter() - started)
     return statistics.median(claim) * 1000, statistics.median(stage) * 1000
 

@@ -30,7 +30,7 @@ SYSTEMS = ("waitpoint", "pgqueuer", "procrastinate")
 
 async def round_waitpoint(url: str, jobs: int, concurrency: int) -> float:
     from waitpoint import Waitpoint, worker
-    from waitpoint._migrate import migrate
+    from waitpoint.schema import migrate
 
     done = asyncio.Event()
     count = 0

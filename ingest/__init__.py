@@ -1,4 +1,10 @@
-"""ingest: the HTTP edge of waitpoint (signed callbacks in, durable signals out).
+"""ingest: the HTTP edge of waitpoint: signed callbacks in, durable signals out.
 
-So far it holds the command-line tools that need the routing config.
+- `app.create_app()`: the aiohttp receiver (handlers in `handlers`, the middleware that
+  measures, logs and records in `observe`, shared state in `context`);
+- `verify`: the signature verifiers behind the provider presets of `routing.presets`;
+- `inbox` and `query`: the group commit into the events table and the receiver's own SQL
+  and migration track;
+- `callbacks`: per-job callback URLs; `recording`, `recorder`, `replay`: record and replay;
+- `cli`: the full `waitpoint` command; `pytest_plugin`: fixtures for users' tests.
 """

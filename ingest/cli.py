@@ -1,12 +1,10 @@
-"""The full `waitpoint` command: the engine's commands plus those that read a routing config.
-
-waitpoint/ may not import routing (see DESIGN.md), so the commands that do live here and
-extend the engine's click group.
+"""The full `waitpoint` command: the engine's commands plus those that read a routing
+config, built as one click group (waitpoint.cli.build_cli) with the receiver's migration
+track. The engine package imports neither routing nor ingest, so these live here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -15,30 +13,39 @@ from typing import Any
 import click
 
 import routing
-from waitpoint import Waitpoint, _codec
-from waitpoint._database import resolve_database_url
+from waitpoint import Waitpoint, codec, resolve_database_url
 from waitpoint.cli import (
+    build_cli,
     database_option,
     import_modules,
-    main,
+    migrate_database,
     parse_queues,
+    queues_option,
     run,
     schema_option,
+    stop_on_signals,
 )
+from waitpoint.schema import ensure_current
 
-from .server import run_processes, self_command, stop_on_signals
+from .events import target_json
+from .query import RECEIVER_TRACKS
+from .server import run_processes, self_command
 from .server import serve as serve_app
 
 
-@main.command("check-config")
+def load_config(file: Path) -> routing.RoutingConfig:
+    """The config, or every problem in it as a one-screen error (exit 1)."""
+    try:
+        return routing.load_config(file)
+    except routing.ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.command("check-config")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check_config(file: Path) -> None:
     """Validate a routing config: one line per source, or every error (exit 1)."""
-    try:
-        config = routing.load_config(file)
-    except routing.ConfigError as error:
-        click.echo(str(error), err=True)
-        sys.exit(1)
+    config = load_config(file)
     for source in config.sources.values():
         delivery_id = source.delivery_id.source if source.delivery_id else "body hash"
         click.echo(f"{source.name}: {source.path}  scheme={source.scheme}  "
@@ -55,7 +62,7 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     return pairs
 
 
-@main.command("route")
+@click.command("route")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--source", "source_name", default=None, help="Source name (or use --path).")
 @click.option("--path", "request_path", default=None,
@@ -69,11 +76,7 @@ def route_command(file: Path, source_name: str | None, request_path: str | None,
                   headers: tuple[str, ...], query: tuple[str, ...],
                   params: tuple[str, ...]) -> None:
     """Dry run: print the deliveries a callback would produce. Verifies and stores nothing."""
-    try:
-        config = routing.load_config(file)
-    except routing.ConfigError as error:
-        click.echo(str(error), err=True)
-        sys.exit(1)
+    config = load_config(file)
     path_params: dict[str, str] = {}
     if request_path is not None:
         found = config.match(request_path)
@@ -104,30 +107,15 @@ def describe(result: routing.Evaluation) -> dict[str, Any]:
     """What the receiver would store, with payloads as the job will receive them."""
     deliveries = []
     for delivery in result.deliveries:
-        entry: dict[str, Any] = {"route": delivery.route, "target": _target(delivery.target)}
+        entry: dict[str, Any] = {"route": delivery.route, "target": target_json(delivery.target)}
         try:
-            entry["payload"] = _codec.decode(_codec.encode(delivery.payload))
+            entry["payload"] = codec.decode(codec.encode(delivery.payload))
         except (TypeError, ValueError) as error:
             entry["payload_error"] = str(error)
         deliveries.append(entry)
     return {"outcome": result.outcome, "delivery_id": result.delivery_id,
             "matched": list(result.matched), "deliveries": deliveries,
             "errors": [error.as_dict() for error in result.errors]}
-
-
-def _target(target: routing.JobTarget | routing.WorkflowTarget | routing.KeyTarget) -> Any:
-    if isinstance(target, routing.JobTarget):
-        return {"jobs": list(target.job_ids)}
-    if isinstance(target, routing.WorkflowTarget):
-        return {"workflow": target.workflow_id, "steps": list(target.steps)}
-    return {"key": target.key, "keep_for": target.keep_for}
-
-
-def _load(file: Path) -> routing.RoutingConfig:
-    try:
-        return routing.load_config(file)
-    except routing.ConfigError as error:
-        raise click.ClickException(str(error)) from None
 
 
 config_option = click.option("--config", "config_file", required=True,
@@ -144,7 +132,7 @@ def receiver_options(command: Any) -> Any:
     return command
 
 
-@main.command()
+@click.command()
 @receiver_options
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes sharing the port (SO_REUSEPORT); one Python process uses one core.")
@@ -155,7 +143,7 @@ def receiver_options(command: Any) -> Any:
 def serve(config_file: Path, database_url: str | None, schema: str, host: str, port: int,
           workers: int, reuse_port: bool, record_dir: Path | None) -> None:
     """Receive webhooks for every source of the config (no job processing)."""
-    config = _load(config_file)
+    config = load_config(config_file)
     if workers > 1:
         url = resolve_database_url(database_url)
         command = [*self_command(), "serve", "--config", str(config_file), "--database-url",
@@ -165,7 +153,7 @@ def serve(config_file: Path, database_url: str | None, schema: str, host: str, p
             command += ["--record", str(record_dir)]
         sys.exit(run_processes(command, workers))
 
-    instance = Waitpoint(database_url, queues={}, schema=schema, peer=False)
+    instance = Waitpoint.client(database_url, schema=schema)
     run(_run_receiver(config, instance, host, port, reuse_port=reuse_port,
                       record_dir=record_dir))
 
@@ -176,28 +164,29 @@ async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host
     """Until SIGINT/SIGTERM: stop receiving first, then stop the engine."""
     stop = stop_on_signals()
     async with instance:
+        async with instance.pool.acquire() as conn:
+            await ensure_current(conn, instance.schema, RECEIVER_TRACKS)
         await serve_app(config, instance, host, port, stop, reuse_port=reuse_port,
                         record_dir=record_dir)
 
 
-@main.command()
+@click.command()
 @receiver_options
 @click.option("--import", "modules", multiple=True, help="Module defining your workers.")
-@click.option("--queues", default="default=10", show_default=True,
-              help="Queues and their concurrency: NAME=LIMIT[,NAME=LIMIT...].")
+@queues_option
 def up(config_file: Path, database_url: str | None, schema: str, host: str, port: int,
        modules: tuple[str, ...], queues: str) -> None:
     """Migrate, receive webhooks and run workers, in one process (embedded PostgreSQL
     unless DATABASE_URL is set): the one-command developer setup."""
     sys.path.insert(0, ".")
     import_modules(modules)
-    config = _load(config_file)
-
-    instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema, migrate=True)
+    config = load_config(config_file)
+    run(migrate_database(database_url, schema, RECEIVER_TRACKS))
+    instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema)
     run(_run_receiver(config, instance, host, port))
 
 
-@main.command()
+@click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--url", default=None, help="Base URL of a running receiver, e.g. "
               "http://127.0.0.1:8080 (replaying recordings).")
@@ -227,13 +216,13 @@ def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: 
     from .recording import RecordingError, load_recording, recording_files
     from .replay import parse_since, replay_events, send_recording
 
-    config = _load(config_file) if config_file is not None else None
+    config = load_config(config_file) if config_file is not None else None
     if events:
         if config is None:
             raise click.UsageError("--events needs --config")
 
         async def run_events() -> list[Any]:
-            async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
+            async with Waitpoint.client(database_url, schema=schema) as wp:
                 return await replay_events(
                     wp, config, source=source, since=parse_since(since) if since else None,
                     outcome=outcome, ids=list(event_ids) or None, force=force)
@@ -264,8 +253,8 @@ def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: 
         return results
 
     try:
-        results = asyncio.run(run_files())
-    except (OSError, ValueError) as error:
+        results = run(run_files(), peer=f"the receiver at {url}")
+    except ValueError as error:
         raise click.ClickException(str(error)) from None
     _print_results(results)
     if any(result.mismatch for result in results):
@@ -285,7 +274,7 @@ def _signing_keys(options: tuple[str, ...]) -> dict[str, bytes]:
     return keys
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def providers(as_json: bool) -> None:
     """List every verification preset: what it checks, its headers, its default delivery
@@ -321,6 +310,8 @@ def _print_results(results: list[Any]) -> None:
     mismatched = sum(1 for r in results if r.mismatch)
     click.echo(f"{len(results)} replayed, {mismatched} differing from their expectation")
 
+
+main = build_cli([check_config, route_command, serve, up, replay, providers], RECEIVER_TRACKS)
 
 if __name__ == "__main__":
     main()

@@ -9,14 +9,17 @@ one round trip.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
 import asyncpg
 import structlog
+
+from waitpoint.retry import Backoff, retry
+from waitpoint.sql import Connectable
+
+from .events import EventRecord, Stored
+from .query import InboxQuery
 
 log = structlog.get_logger("ingest.inbox")
 
@@ -25,51 +28,26 @@ UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
                asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
                asyncpg.ConnectionFailureError)
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+COMMIT_ATTEMPTS = 3
+"""A batch that deadlocks (or fails to serialise) this often is answered 503."""
 
 
 class DatabaseUnavailable(Exception):
     """Nothing was committed; the provider should retry (503)."""
 
 
-@dataclass(frozen=True)
-class Stored:
-    event_id: int
-    duplicate: bool
-    signals: list[dict[str, Any]]
-
-
-@dataclass
-class EventRecord:
-    source: str
-    delivery_id: str
-    body: bytes
-    outcome: str
-    method: str = "POST"
-    path: str = ""
-    query: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)  # payload: erlpack bytes
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source, "delivery_id": self.delivery_id, "method": self.method,
-            "path": self.path, "query": self.query, "headers": self.headers,
-            "body": base64.b64encode(self.body).decode("ascii"), "outcome": self.outcome,
-            "errors": self.errors,
-            "deliveries": [{**d, "payload": base64.b64encode(d["payload"]).decode("ascii")}
-                           for d in self.deliveries],
-        }
+Pending = tuple[EventRecord, "asyncio.Future[Stored]"]
 
 
 class Inbox:
-    def __init__(self, pool: asyncpg.Pool, sql: str, max_batch: int = 500,
-                 max_in_flight: int = 4, on_batch: Any = None) -> None:
+    def __init__(self, pool: Connectable, query: InboxQuery, max_batch: int = 500,
+                 max_in_flight: int = 4,
+                 on_batch: Callable[[int], None] | None = None) -> None:
         self._pool = pool
-        self._sql = sql
+        self._query = query
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
-        self._pending: list[tuple[EventRecord, asyncio.Future[Stored]]] = []
+        self._pending: list[Pending] = []
         self._has_pending = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._on_batch = on_batch
@@ -108,41 +86,37 @@ class Inbox:
                 del self._pending[:self._max_batch]
                 in_flight.add(asyncio.create_task(self._commit(batch)))
 
-    async def _commit(self, batch: list[tuple[EventRecord, asyncio.Future[Stored]]]) -> None:
+    async def _commit(self, batch: list[Pending]) -> None:
         if self._on_batch is not None:
             self._on_batch(len(batch))
-        for attempt in range(3):
-            try:
-                rows = await self._pool.fetch(
-                    self._sql, json.dumps([record.as_json() for record, _ in batch]))
-            except RETRYABLE:
-                if attempt < 2:
-                    continue
-                rows = None
-            except UNAVAILABLE as error:
-                log.warning("inbox.unavailable", error=str(error), events=len(batch))
-                for _, future in batch:
-                    _fail(future, DatabaseUnavailable(str(error)))
-                return
-            except asyncpg.PostgresError as error:
-                if len(batch) > 1:
-                    # Find the bad event instead of failing its neighbours.
-                    for item in batch:
-                        await self._commit([item])
-                    return
-                log.error("inbox.failed", error=str(error), source=batch[0][0].source)
-                _fail(batch[0][1], DatabaseUnavailable(str(error)))
-                return
-            break
-        if rows is None:
+        records = [record for record, _ in batch]
+        try:
+            ingested = await retry(lambda: self._query.ingest_events(self._pool, records),
+                                   retry_on=RETRYABLE, attempts=COMMIT_ATTEMPTS,
+                                   backoff=Backoff(initial=0))
+        except RETRYABLE as error:
+            log.warning("inbox.deadlocked", events=len(batch), attempts=COMMIT_ATTEMPTS)
             for _, future in batch:
-                _fail(future, DatabaseUnavailable("deadlocked three times"))
+                _fail(future, DatabaseUnavailable(f"deadlocked {COMMIT_ATTEMPTS} times: {error}"))
             return
-        for row in rows:
-            _, future = batch[row["item_index"] - 1]
+        except UNAVAILABLE as error:
+            log.warning("inbox.unavailable", error=str(error), events=len(batch))
+            for _, future in batch:
+                _fail(future, DatabaseUnavailable(str(error)))
+            return
+        except asyncpg.PostgresError as error:
+            if len(batch) > 1:
+                # Find the bad event instead of failing its neighbours.
+                for item in batch:
+                    await self._commit([item])
+                return
+            log.error("inbox.failed", error=str(error), source=batch[0][0].source)
+            _fail(batch[0][1], DatabaseUnavailable(str(error)))
+            return
+        for row in ingested:
+            _, future = batch[row.item_index - 1]
             if not future.done():
-                signalled = json.loads(row["signalled"]) if row["signalled"] else []
-                future.set_result(Stored(row["event_id"], row["is_duplicate"], signalled))
+                future.set_result(row.stored)
 
 
 def _fail(future: asyncio.Future[Stored], error: Exception) -> None:

@@ -20,7 +20,6 @@ Fixtures:
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 import uuid
@@ -34,19 +33,41 @@ import pytest
 
 import routing
 from waitpoint import Job, Waitpoint
-from waitpoint._migrate import migrate
+from waitpoint.schema import migrate
 
 from .app import create_app
+from .query import RECEIVER_TRACKS, InboxQuery, StoredEvent
 from .recording import load_recording
 from .replay import send_recording
+
+
+async def wait_for_state(wp: Waitpoint, job_id: int, *states: str,
+                         timeout: float = 10.0) -> Job:
+    """Poll the job until it is in one of `states` (a real deadline, no sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await wp.get_job(job_id)
+        if job is not None and str(job.state) in states:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} is {job.state if job else 'gone'}, "
+                                 f"not {'/'.join(states)}, after {timeout}s")
+        await asyncio.sleep(0.02)
 
 
 @dataclass(frozen=True)
 class Replayed:
     status: int
     answer: dict[str, Any]
-    event: dict[str, Any] | None  # the stored event row (None when nothing was stored)
-    signals: list[dict[str, Any]]  # what each route signalled: [{route, jobs|key, reached}]
+    event: StoredEvent | None  # the stored event (None when nothing was stored)
+
+    @property
+    def signals(self) -> list[dict[str, Any]]:
+        """What each route signalled: [{route, jobs|key|workflow..., reached}]."""
+        if self.event is None:
+            return []
+        return [{"route": s.route, **s.target, "reached": list(s.reached)}
+                for s in self.event.signalled]
 
 
 class ReceiverHarness:
@@ -67,26 +88,13 @@ class ReceiverHarness:
                                       self.config if resign else None, keys)
         event = None
         if result.event_id is not None:
-            row = await self.waitpoint.pool.fetchrow(self.waitpoint.queries.get_event,
-                                                     result.event_id)
-            if row is not None:
-                event = {**dict(row), "signals": json.loads(row["signals"]),
-                         "errors": json.loads(row["errors"]),
-                         "headers": json.loads(row["headers"]), "body": bytes(row["body"])}
-        return Replayed(result.status, result.answer, event,
-                        event["signals"] if event else [])
+            event = await InboxQuery(self.waitpoint.schema).get_event(self.waitpoint.pool,
+                                                                      result.event_id)
+        return Replayed(result.status, result.answer, event)
 
     async def wait_for_state(self, job_id: int, *states: str, timeout: float = 10.0) -> Job:
         """Poll the job until it is in one of `states` (a real deadline, no sleeps)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            job = await self.waitpoint.get_job(job_id)
-            if job is not None and str(job.state) in states:
-                return job
-            if time.monotonic() > deadline:
-                raise AssertionError(f"job {job_id} is {job.state if job else 'gone'}, "
-                                     f"not {'/'.join(states)}, after {timeout}s")
-            await asyncio.sleep(0.02)
+        return await wait_for_state(self.waitpoint, job_id, *states, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +112,7 @@ async def waitpoint_schema(waitpoint_database_url: str) -> AsyncIterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(waitpoint_database_url)
     try:
-        await migrate(conn, name)
+        await migrate(conn, name, RECEIVER_TRACKS)
         yield name
     finally:
         await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")

@@ -8,8 +8,6 @@ already signalled someone is skipped unless forced.
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -26,6 +24,8 @@ from waitpoint import Waitpoint
 
 from . import verify as verification
 from .deliveries import prepare
+from .events import EventRecord, signals_reached
+from .query import InboxQuery
 from .recording import Recording
 
 HOP_BY_HOP = frozenset({"host", "content-length", "transfer-encoding", "connection",
@@ -145,32 +145,31 @@ async def replay_events(wp: Waitpoint, config: routing.RoutingConfig, *,
                         outcome: str | None = None, ids: list[int] | None = None,
                         force: bool = False) -> list[ReplayResult]:
     """Route stored events again with `config` and deliver what they produce now."""
-    rows = await wp.pool.fetch(wp.queries.events_to_replay, source, since, outcome,
-                               ids or None)
+    query = InboxQuery(wp.schema)
+    events = await query.events_to_replay(wp.pool, source=source, since=since,
+                                          outcome=outcome, ids=ids)
     results = []
-    for row in rows:
-        name = f"event {row['id']} ({row['source']} {row['delivery_id']})"
-        compiled = config.sources.get(row["source"])
+    for event in events:
+        name = f"event {event.id} ({event.source} {event.delivery_id})"
+        compiled = config.sources.get(event.source)
         if compiled is None:
             results.append(ReplayResult(name, 0, "no_source", 0, {}))
             continue
-        callback = routing.Callback(
-            body=bytes(row["body"]), headers=json.loads(row["headers"]),
-            query=json.loads(row["query"]), params=compiled.match(row["path"]) or {})
+        callback = routing.Callback(body=event.body, headers=event.headers, query=event.query,
+                                    params=compiled.match(event.path) or {})
         try:
             evaluation = routing.evaluate(compiled, callback)
         except routing.BodyError:
             results.append(ReplayResult(name, 0, "malformed_body", 0, {}))
             continue
         prepared = prepare(evaluation)
-        deliveries = [{**d, "payload": base64.b64encode(d["payload"]).decode("ascii")}
-                      for d in prepared.deliveries]
-        signalled = await wp.pool.fetchval(
-            wp.queries.replay_event, row["id"], json.dumps(deliveries), prepared.outcome,
-            json.dumps(prepared.errors), force)
+        record = EventRecord(source=event.source, delivery_id=event.delivery_id,
+                             body=event.body, outcome=prepared.outcome,
+                             errors=prepared.errors, deliveries=prepared.deliveries)
+        signalled = await query.replay_event(wp.pool, event_id=event.id, record=record,
+                                             force=force)
         if signalled is None:
             results.append(ReplayResult(name, 0, "skipped: already signalled", 0, {}))
             continue
-        reached = sum(len(s.get("reached", [])) for s in json.loads(signalled))
-        results.append(ReplayResult(name, 0, prepared.outcome, reached, {}))
+        results.append(ReplayResult(name, 0, prepared.outcome, signals_reached(signalled), {}))
     return results

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from aiohttp import web
 
 import routing
 from waitpoint import Waitpoint
+from waitpoint.retry import Backoff
 
 from .app import create_app
 from .callbacks import CallbackSigner, configure_callbacks, signer_from_env
@@ -49,27 +51,68 @@ async def serve(config: routing.RoutingConfig, waitpoint: Waitpoint, host: str, 
         await runner.cleanup()
 
 
-def stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
+RESTART_DELAY = (0.5, 30.0)
+"""How soon a receiver process that died is started again: 0.5 s, doubling up to 30 s
+while it keeps dying."""
+HEALTHY_AFTER = 10.0
+"""A process that ran this long before dying was healthy: its restart waits the least."""
 
 
 def run_processes(command: Sequence[str], count: int) -> int:
-    """Run `count` copies of `command`; forward SIGINT/SIGTERM; exit when they have."""
-    children = [subprocess.Popen(list(command)) for _ in range(count)]
+    """Run `count` copies of `command` and keep them running: a copy that dies (a crash,
+    an OOM kill) is started again. SIGINT/SIGTERM are forwarded and end it all; the exit
+    code is the worst of the copies' last ones."""
+    stopping = False
+    children = [_Child(command) for _ in range(count)]
 
     def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
+            child.signal(signum)
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    codes = [child.wait() for child in children]
-    return max(codes, default=0)
+    while not stopping:
+        for child in children:
+            child.supervise()
+        time.sleep(0.1)
+    return max((child.wait() for child in children), default=0)
+
+
+class _Child:
+    """One copy of the command, started again after it dies (with a growing delay)."""
+
+    def __init__(self, command: Sequence[str]) -> None:
+        self.command = list(command)
+        self.backoff = Backoff(*RESTART_DELAY)
+        self.process = subprocess.Popen(self.command)
+        self.started = time.monotonic()
+        self.restart_at: float | None = None
+
+    def supervise(self) -> None:
+        code = self.process.poll()
+        if code is None:
+            return
+        now = time.monotonic()
+        if self.restart_at is None:
+            if now - self.started > HEALTHY_AFTER:
+                self.backoff.reset()
+            delay = self.backoff.next_delay()
+            self.restart_at = now + delay
+            log.warning("serve.process_died", pid=self.process.pid, exit_code=code,
+                        restart_in=delay)
+        elif now >= self.restart_at:
+            self.process = subprocess.Popen(self.command)
+            self.started, self.restart_at = now, None
+            log.info("serve.process_restarted", pid=self.process.pid)
+
+    def signal(self, signum: int) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def wait(self) -> int:
+        return self.process.wait()
 
 
 def self_command() -> list[str]:

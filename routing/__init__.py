@@ -23,8 +23,11 @@ from ._evaluate import (
     evaluate,
     parse_body,
 )
+from ._schema import DEFAULT_BODY_LIMIT, DEFAULT_CALLBACK_PATH
 
 __all__ = [
+    "DEFAULT_BODY_LIMIT",
+    "DEFAULT_CALLBACK_PATH",
     "BodyError",
     "Callback",
     "CompiledRoute",

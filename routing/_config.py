@@ -14,7 +14,14 @@ import pydantic
 from ._env import MissingVariable, interpolate
 from ._errors import ConfigError, ConfigIssue, Path
 from ._expressions import Expression, ExpressionError, compile_expression
-from ._schema import PARAM, SOURCE_NAME, ConfigSpec, RouteSpec, SourceSpec
+from ._schema import (
+    DEFAULT_BODY_LIMIT,
+    PARAM,
+    SOURCE_NAME,
+    ConfigSpec,
+    RouteSpec,
+    SourceSpec,
+)
 from ._yaml import LocatedData, load_yaml
 from .presets import DEFAULT_DELIVERY_ID, SCHEMES, verifier_options
 
@@ -61,7 +68,7 @@ class CompiledSource:
 class RoutingConfig:
     file: str
     sources: dict[str, CompiledSource] = field(default_factory=dict)
-    body_limit: int = 1024 * 1024
+    body_limit: int = DEFAULT_BODY_LIMIT
     callbacks: Any = None  # routing._schema.CallbacksSpec, or None
 
     def match(self, path: str) -> tuple[CompiledSource, dict[str, str]] | None:

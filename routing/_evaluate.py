@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import cel
@@ -63,7 +63,7 @@ class Evaluation:
     errors: tuple[RouteError, ...]
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Literal["routed", "unrouted", "no_target"]:
         """routed: deliveries to make; unrouted: no route matched; no_target: routes
         matched but none produced a usable target (missing id, evaluation error)."""
         if self.deliveries:

@@ -9,6 +9,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, m
 
 from .schemes import VerifySpec
 
+DEFAULT_BODY_LIMIT = 1024 * 1024
+"""Bodies over this many bytes are refused with 413 unless the config sets `body_limit`."""
+DEFAULT_CALLBACK_PATH = "/callbacks/signal"
+"""Where per-job callback URLs point unless the config's `callbacks.path` says otherwise."""
+
 
 def _scalar(value: Any) -> Any:
     if isinstance(value, dict | list):
@@ -87,11 +92,11 @@ class CallbacksSpec(_Strict):
 
     secret: Annotated[SecretStr, Field(min_length=32)]
     public_url: Annotated[str, Field(pattern=r"^https?://")]
-    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~\-/]*$")] = "/callbacks/signal"
+    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~\-/]*$")] = DEFAULT_CALLBACK_PATH
 
 
 class ConfigSpec(_Strict):
     version: Literal[1]
     sources: Annotated[dict[str, SourceSpec], Field(min_length=1)]
-    body_limit: Annotated[int, Field(ge=1024, le=100 * 1024 * 1024)] = 1024 * 1024
+    body_limit: Annotated[int, Field(ge=1024, le=100 * 1024 * 1024)] = DEFAULT_BODY_LIMIT
     callbacks: CallbacksSpec | None = None

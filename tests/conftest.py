@@ -11,7 +11,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from ingest.pytest_plugin import wait_for_state
 from waitpoint import Waitpoint
+
+__all__ = ["wait_for_state", "wait_until"]
 
 
 @pytest.fixture(scope="session")
@@ -72,14 +75,6 @@ async def wait_until(predicate: Callable[[], Awaitable[Any]], timeout: float = 1
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         await asyncio.sleep(interval)
-
-
-async def wait_for_state(wp: Waitpoint, job_id: int, *states: str, timeout: float = 10.0) -> Any:
-    async def check() -> Any:
-        job = await wp.get_job(job_id)
-        return job if job is not None and str(job.state) in states else None
-
-    return await wait_until(check, timeout, message=f"job {job_id} to be {'/'.join(states)}")
 
 
 @pytest.fixture(autouse=True)

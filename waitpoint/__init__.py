@@ -3,11 +3,14 @@
 >>> from waitpoint import Waitpoint, await_signal, signal, worker
 """
 
+from ._database import resolve_database_url
 from ._errors import MigrationError, NoInstanceError, SignalTimeout, WaitpointError
+from ._execution import current_job
 from ._instance import Waitpoint
 from ._job import Job, JobState
 from ._logging import configure_logging
 from ._results import Cancel, Record, Snooze
+from ._settings import Settings
 from ._signals import await_signal, signal
 from ._worker import worker
 from ._workflow import Workflow, WorkflowStatus
@@ -19,6 +22,7 @@ __all__ = [
     "MigrationError",
     "NoInstanceError",
     "Record",
+    "Settings",
     "SignalTimeout",
     "Snooze",
     "Waitpoint",
@@ -27,6 +31,8 @@ __all__ = [
     "WorkflowStatus",
     "await_signal",
     "configure_logging",
+    "current_job",
+    "resolve_database_url",
     "signal",
     "worker",
 ]

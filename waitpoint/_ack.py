@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+AckState = Literal["completed", "cancelled", "discarded", "retryable", "scheduled"]
 
 
 @dataclass(frozen=True, slots=True)
 class Ack:
     job_id: int
-    state: str
+    state: AckState
     delay: float | None = None
     error: dict[str, Any] | None = None
     meta: dict[str, Any] | None = None
     attempt_change: int = 0
 
 
-def ack_arrays(acks: list[Ack]) -> tuple[list[Any], ...]:
+def ack_arrays(acks: Sequence[Ack]) -> tuple[list[Any], ...]:
     """Column arrays for the unnest() in ack_and_fetch_jobs.sql."""
     return (
         [a.job_id for a in acks],

@@ -1,20 +1,23 @@
-"""The periodic duties: leadership, staging, rescuing and pruning.
+"""The periodic duties: leadership, staging, rescuing, pruning and heartbeats.
 
-Only the elected leader stages, rescues and prunes, so N nodes do each duty once.
+Only the elected leader stages, rescues and prunes, so N nodes do each duty once. Each
+duty gets the pool, the statements and the settings it uses, and `is_leader` to ask.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
+import asyncpg
 import structlog
 
 from ._loop import PeriodicDuty
-
-if TYPE_CHECKING:
-    from ._instance import Waitpoint
+from ._query import ProducerBeat, Query
 
 log = structlog.get_logger("waitpoint")
+
+LEADERSHIP = "waitpoint"
+"""The name of the one leadership every node of a schema competes for."""
 
 
 class Leader(PeriodicDuty):
@@ -22,86 +25,100 @@ class Leader(PeriodicDuty):
 
     name = "leader"
 
-    def __init__(self, instance: Waitpoint, interval: float) -> None:
+    def __init__(self, *, pool: asyncpg.Pool, query: Query, node: str, interval: float,
+                 on_elected: Callable[[], None]) -> None:
         super().__init__(interval)
-        self.instance = instance
+        self.pool = pool
+        self.query = query
+        self.node = node
+        self.on_elected = on_elected
         self.is_leader = False
 
     async def run_once(self) -> None:
-        holder = await self.instance.pool.fetchval(
-            self.instance.queries.elect_leader, "waitpoint", self.instance.node, self.interval * 3
-        )
-        was_leader, self.is_leader = self.is_leader, holder == self.instance.node
+        holder = await self.query.elect_leader(self.pool, name=LEADERSHIP, node=self.node,
+                                               ttl=self.interval * 3)
+        was_leader, self.is_leader = self.is_leader, holder == self.node
         if self.is_leader and not was_leader:
-            log.info("leader.elected", node=self.instance.node)
-            self.instance.kick_leader_duties()
+            log.info("leader.elected", node=self.node)
+            self.on_elected()
 
     async def stop(self) -> None:
         await super().stop()
         if self.is_leader:
             self.is_leader = False
-            await self.instance.pool.execute(
-                self.instance.queries.resign_leader, "waitpoint", self.instance.node
-            )
+            await self.query.resign_leader(self.pool, name=LEADERSHIP, node=self.node)
 
 
-class _LeaderDuty(PeriodicDuty):
-    def __init__(self, instance: Waitpoint, interval: float) -> None:
+class LeaderDuty(PeriodicDuty):
+    """A duty that does its work only while this node leads."""
+
+    def __init__(self, *, pool: asyncpg.Pool, query: Query, is_leader: Callable[[], bool],
+                 interval: float) -> None:
         super().__init__(interval)
-        self.instance = instance
+        self.pool = pool
+        self.query = query
+        self.is_leader = is_leader
 
     async def run_once(self) -> None:
-        if self.instance.is_leader:
+        if self.is_leader():
             await self.run_as_leader()
 
     async def run_as_leader(self) -> None:
         raise NotImplementedError
 
 
-class Stager(_LeaderDuty):
+class Stager(LeaderDuty):
     """Due scheduled/retryable jobs become available; the jobs trigger wakes producers."""
 
     name = "stager"
     batch = 5000
 
     async def run_as_leader(self) -> None:
-        await self.instance.pool.execute(self.instance.queries.stage_jobs, self.batch)
+        await self.query.stage_jobs(self.pool, limit=self.batch)
 
 
-class Lifeline(_LeaderDuty):
+class Lifeline(LeaderDuty):
     """Rescues jobs left executing by producers that stopped heartbeating, and workflow
     steps whose dependencies finished long ago but which were never released."""
 
     name = "lifeline"
 
+    def __init__(self, *, pool: asyncpg.Pool, query: Query, is_leader: Callable[[], bool],
+                 interval: float, rescue_after: float, workflow_repair_after: float) -> None:
+        super().__init__(pool=pool, query=query, is_leader=is_leader, interval=interval)
+        self.rescue_after = rescue_after
+        self.workflow_repair_after = workflow_repair_after
+
     async def run_as_leader(self) -> None:
-        rows = await self.instance.pool.fetch(
-            self.instance.queries.rescue_jobs, self.instance.rescue_after
-        )
-        if rows:
-            log.warning("lifeline.rescued", jobs=[r["id"] for r in rows],
-                        discarded=[r["id"] for r in rows if r["state"] == "discarded"])
-        repaired = await self.instance.pool.fetchval(
-            self.instance.queries.repair_workflows, self.instance.workflow_repair_after)
+        rescued = await self.query.rescue_jobs(self.pool, silent_for=self.rescue_after)
+        if rescued:
+            log.warning("lifeline.rescued", jobs=[r.id for r in rescued],
+                        discarded=[r.id for r in rescued if r.state == "discarded"])
+        repaired = await self.query.repair_workflows(
+            self.pool, settled_for=self.workflow_repair_after)
         if repaired:
             log.warning("lifeline.repaired_workflow_steps", steps=repaired)
 
 
-class Pruner(_LeaderDuty):
-    """Deletes finished jobs (and used signals) older than prune_after."""
+class Pruner(LeaderDuty):
+    """Deletes finished jobs (and used signals) older than prune_after, then the workflows
+    all of whose jobs are gone."""
 
     name = "pruner"
     batch = 10_000
 
+    def __init__(self, *, pool: asyncpg.Pool, query: Query, is_leader: Callable[[], bool],
+                 interval: float, prune_after: float) -> None:
+        super().__init__(pool=pool, query=query, is_leader=is_leader, interval=interval)
+        self.prune_after = prune_after
+
     async def run_as_leader(self) -> None:
-        row = await self.instance.pool.fetchrow(
-            self.instance.queries.prune_jobs, self.instance.prune_after, self.batch
-        )
-        workflows = await self.instance.pool.execute(self.instance.queries.prune_workflows)
-        pruned_workflows = int(workflows.split()[-1])
-        if row["jobs"] or row["signals"] or pruned_workflows:
-            log.info("pruner.pruned", jobs=row["jobs"], signals=row["signals"],
-                     workflows=pruned_workflows)
+        pruned = await self.query.prune_jobs(self.pool, older_than=self.prune_after,
+                                             limit=self.batch)
+        workflows = await self.query.prune_workflows(self.pool)
+        if pruned.jobs or pruned.signals or workflows:
+            log.info("pruner.pruned", jobs=pruned.jobs, signals=pruned.signals,
+                     workflows=workflows)
 
 
 class Heartbeat(PeriodicDuty):
@@ -109,17 +126,14 @@ class Heartbeat(PeriodicDuty):
 
     name = "heartbeat"
 
-    def __init__(self, instance: Waitpoint, interval: float) -> None:
+    def __init__(self, *, pool: asyncpg.Pool, query: Query, interval: float,
+                 producers: Callable[[], Sequence[ProducerBeat]]) -> None:
         super().__init__(interval)
-        self.instance = instance
+        self.pool = pool
+        self.query = query
+        self.producers = producers
 
     async def run_once(self) -> None:
-        producers = self.instance.producers.values()
-        if producers:
-            await self.instance.pool.execute(
-                self.instance.queries.heartbeat_producers,
-                [p.uuid for p in producers],
-                [self.instance.node] * len(producers),
-                [p.queue for p in producers],
-                [p.limit for p in producers],
-            )
+        beats = self.producers()
+        if beats:
+            await self.query.heartbeat_producers(self.pool, beats)

@@ -4,40 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import asyncpg
 import structlog
 
-from . import _codec
+from . import _current, codec
 from ._database import resolve_database_url_async
-from ._duties import Heartbeat, Leader, Lifeline, Pruner, Stager
-from ._errors import NoInstanceError
+from ._duties import Heartbeat, Leader, LeaderDuty, Lifeline, Pruner, Stager
+from ._execution import JobRuntime
 from ._job import Job
 from ._logging import configure_logging
-from ._migrate import ensure_current, migrate
 from ._notifier import Notifier
 from ._producer import Producer
-from ._queries import queries_for
+from ._query import ProducerBeat, Query
+from ._settings import Settings, SettingsFields
 from ._workflow import Workflow, WorkflowStatus, insert_workflow, status_from_rows
+from .schema import ENGINE_TRACK, ensure_current, migrate
+from .sql import Connectable
 
 log = structlog.get_logger("waitpoint")
-
-_running: list[Waitpoint] = []
-
-Executor = asyncpg.Connection | asyncpg.Pool
-
-
-def current_instance(action: str) -> Waitpoint:
-    """The most recently started instance of this process."""
-    if not _running:
-        raise NoInstanceError(action)
-    return _running[-1]
 
 
 def _default_node() -> str:
@@ -52,58 +42,31 @@ class Waitpoint:
     ...     await wp.signal(job.id, {"decision": "approved"})
 
     database_url: explicit URL, else DATABASE_URL, else an embedded PostgreSQL.
-    queues: {name: concurrency}; {} inserts, signals and manages without running jobs.
-    synchronous_acks: producers claim jobs and record outcomes on a connection with
-        synchronous_commit=off by default: a database crash may forget the last moments
-        of outcomes, and those jobs run again (at-least-once, as after a worker crash);
-        it saves one disk flush per batch. Inserts, signals and signal consumption are
-        always fully durable. True makes claims and outcomes durable too.
+    settings: a Settings (see its fields: queues, schema, intervals, ...), and any of its
+        fields as keywords on top: `Waitpoint(settings=Settings.from_env(), queues={})`.
     """
 
-    def __init__(
-        self,
-        database_url: str | None = None,
-        *,
-        queues: dict[str, int] | None = None,
-        schema: str = "waitpoint",
-        node: str | None = None,
-        migrate: bool = False,
-        pool_size: int = 10,
-        poll_interval: float = 1.0,
-        stage_interval: float = 1.0,
-        heartbeat_interval: float = 5.0,
-        rescue_after: float = 60.0,
-        workflow_repair_after: float = 60.0,
-        rescue_interval: float = 30.0,
-        prune_after: float = 86_400.0,
-        prune_interval: float = 60.0,
-        leader_interval: float = 5.0,
-        shutdown_grace: float = 15.0,
-        peer: bool = True,
-        synchronous_acks: bool = False,
-    ) -> None:
-        self.queries = queries_for(schema)
-        self.schema = schema
-        self.node = node or _default_node()
-        self.queue_limits = {"default": 10} if queues is None else dict(queues)
-        self.rescue_after = rescue_after
-        self.workflow_repair_after = workflow_repair_after
-        self.prune_after = prune_after
-        self.shutdown_grace = shutdown_grace
+    def __init__(self, database_url: str | None = None, *, settings: Settings | None = None,
+                 **overrides: Unpack[SettingsFields]) -> None:
+        self.settings = (settings or Settings()).replace(**overrides)
+        self.query = Query(self.settings.schema)
+        self.schema = self.settings.schema
+        self.node = self.settings.node or _default_node()
+        self.queue_limits = dict(self.settings.queues)
         self.stopping = False
         self._database_url = database_url
-        self._migrate = migrate
-        self._pool_size = pool_size
-        self._poll_interval = poll_interval
         self._pool: asyncpg.Pool | None = None
         self._cycle_pool: asyncpg.Pool | None = None
-        self._synchronous_acks = synchronous_acks
         self._notifier: Notifier | None = None
+        self._leader: Leader | None = None
+        self._duties: list[LeaderDuty] = []
+        self._heartbeat: Heartbeat | None = None
         self.producers: dict[str, Producer] = {}
-        self._leader = Leader(self, leader_interval) if peer else None
-        self._duties = [Stager(self, stage_interval), Lifeline(self, rescue_interval),
-                        Pruner(self, prune_interval)] if peer else []
-        self._heartbeat = Heartbeat(self, heartbeat_interval)
+
+    @classmethod
+    def client(cls, database_url: str | None = None, *, schema: str = "waitpoint") -> Waitpoint:
+        """An instance that inserts, signals and inspects: no queues, no leadership."""
+        return cls(database_url, queues={}, schema=schema, peer=False)
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -137,55 +100,93 @@ class Waitpoint:
 
     async def start(self) -> None:
         configure_logging()
+        settings = self.settings
         self._database_url = await resolve_database_url_async(self._database_url)
-        self._pool = await asyncpg.create_pool(
-            self._database_url, min_size=1, max_size=self._pool_size,
+        pool = self._pool = await asyncpg.create_pool(
+            self._database_url, min_size=1, max_size=settings.pool_size,
             server_settings={"application_name": f"waitpoint:{self.node}"},
         )
         try:
-            async with self._pool.acquire() as conn:
-                if self._migrate:
+            async with pool.acquire() as conn:
+                if settings.migrate:
                     await migrate(conn, self.schema)
                 else:
-                    await ensure_current(conn, self.schema)
-            for queue, limit in self.queue_limits.items():
-                self.producers[queue] = Producer(self, queue, limit, self._poll_interval)
-            if self.producers:
-                self._cycle_pool = await asyncpg.create_pool(
-                    self._database_url, min_size=1, max_size=len(self.producers),
-                    server_settings={
-                        "application_name": f"waitpoint:{self.node}:producers",
-                        "synchronous_commit": "on" if self._synchronous_acks else "off",
-                    },
-                )
-                self._notifier = Notifier(
-                    self._database_url,
-                    {
-                        self.queries.channel("jobs"): self._on_jobs_available,
-                        self.queries.channel("signals"): self._on_signals,
-                        self.queries.channel("cancel"): self._on_cancel,
-                    },
-                    on_reconnect=self._wake_producers,
-                )
-                await self._notifier.start()
-                await self._heartbeat.run_once()
-                self._heartbeat.start()
-                for producer in self.producers.values():
-                    producer.start()
-            if self._leader is not None:
-                await self._leader.run_once()
-                self._leader.start()
-                for duty in self._duties:
-                    duty.start()
+                    await ensure_current(conn, self.schema, [ENGINE_TRACK])
+            if self.queue_limits:
+                await self._start_node(pool)
+            if settings.peer:
+                await self._start_leadership(pool)
         except BaseException:
-            for pool in (self._cycle_pool, self._pool):
-                if pool is not None:
-                    await pool.close()
+            for opened in (self._cycle_pool, self._pool):
+                if opened is not None:
+                    await opened.close()
             self._pool = self._cycle_pool = None
             raise
-        _running.append(self)
+        _current.register(self)
         log.info("waitpoint.started", node=self.node, schema=self.schema,
                  queues=self.queue_limits, leader=self.is_leader)
+
+    async def _start_node(self, pool: asyncpg.Pool) -> None:
+        """The producers, their LISTEN connection and their heartbeat."""
+        settings = self.settings
+        assert self._database_url is not None
+        self._cycle_pool = await asyncpg.create_pool(
+            self._database_url, min_size=1, max_size=len(self.queue_limits),
+            server_settings={
+                "application_name": f"waitpoint:{self.node}:producers",
+                "synchronous_commit": "on" if settings.synchronous_acks else "off",
+            },
+        )
+        notifier = self._notifier = Notifier(
+            self._database_url,
+            {
+                self.query.channel("jobs"): self._on_jobs_available,
+                self.query.channel("signals"): self._on_signals,
+                self.query.channel("cancel"): self._on_cancel,
+            },
+            on_reconnect=self._wake_producers,
+        )
+        runtime = JobRuntime(pool=pool, query=self.query, notifier=notifier,
+                             is_stopping=lambda: self.stopping)
+        for queue, limit in self.queue_limits.items():
+            self.producers[queue] = Producer(
+                query=self.query, cycle_pool=self._cycle_pool, runtime=runtime, node=self.node,
+                queue=queue, limit=limit, poll_interval=settings.poll_interval)
+        await notifier.start()
+        self._heartbeat = Heartbeat(pool=pool, query=self.query,
+                                    interval=settings.heartbeat_interval,
+                                    producers=self._producer_beats)
+        await self._heartbeat.run_once()
+        self._heartbeat.start()
+        for producer in self.producers.values():
+            producer.start()
+
+    async def _start_leadership(self, pool: asyncpg.Pool) -> None:
+        settings = self.settings
+        self._leader = Leader(pool=pool, query=self.query, node=self.node,
+                              interval=settings.leader_interval,
+                              on_elected=self._kick_leader_duties)
+
+        def is_leader() -> bool:
+            return self.is_leader
+
+        self._duties = [
+            Stager(pool=pool, query=self.query, is_leader=is_leader,
+                   interval=settings.stage_interval),
+            Lifeline(pool=pool, query=self.query, is_leader=is_leader,
+                     interval=settings.rescue_interval, rescue_after=settings.rescue_after,
+                     workflow_repair_after=settings.workflow_repair_after),
+            Pruner(pool=pool, query=self.query, is_leader=is_leader,
+                   interval=settings.prune_interval, prune_after=settings.prune_after),
+        ]
+        await self._leader.run_once()
+        self._leader.start()
+        for duty in self._duties:
+            duty.start()
+
+    def _producer_beats(self) -> list[ProducerBeat]:
+        return [ProducerBeat(p.uuid, self.node, p.queue, p.limit)
+                for p in self.producers.values()]
 
     async def stop(self) -> None:
         """Graceful shutdown: stop fetching, let running jobs finish within the grace
@@ -193,23 +194,25 @@ class Waitpoint:
         if self._pool is None:
             return
         self.stopping = True
-        if self in _running:
-            _running.remove(self)
+        _current.unregister(self)
         for producer in self.producers.values():
             producer.stop_fetching()
         if self._notifier is not None:
             self._notifier.wake_all()  # live waiters snooze now instead of at their timeout
-        await asyncio.gather(*(p.stop(self.shutdown_grace) for p in self.producers.values()))
-        for duty in [*self._duties, self._heartbeat]:
+        await asyncio.gather(*(p.stop(self.settings.shutdown_grace)
+                               for p in self.producers.values()))
+        for duty in self._duties:
             await duty.stop()
+        if self._heartbeat is not None:
+            await self._heartbeat.stop()
         if self._leader is not None:
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 await self._leader.stop()
         if self.producers:
             # Without our heartbeat rows, jobs we interrupted are rescued at once.
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await self.pool.execute(self.queries.delete_producers,
-                                        [p.uuid for p in self.producers.values()])
+                await self.query.delete_producers(self.pool,
+                                                  [p.uuid for p in self.producers.values()])
         if self._notifier is not None:
             await self._notifier.stop()
         if self._cycle_pool is not None:
@@ -239,30 +242,19 @@ class Waitpoint:
         for producer in self.producers.values():
             producer.wake()
 
-    def kick_leader_duties(self) -> None:
+    def _kick_leader_duties(self) -> None:
         for duty in self._duties:
             duty.kick()
 
-    @contextlib.contextmanager
-    def notifier_waiter(self, job_id: int) -> Iterator[asyncio.Event]:
-        if self._notifier is None:
-            raise RuntimeError("await_signal needs an instance running queues")
-        with self._notifier.waiter(job_id) as event:
-            yield event
-
-    def wake_waiter(self, job_id: int) -> None:
-        if self._notifier is not None:
-            self._notifier.wake_waiters(str(job_id))
-
     # jobs ----------------------------------------------------------------------------------
 
-    async def enqueue(self, job: Job, *, conn: Executor | None = None) -> Job:
+    async def enqueue(self, job: Job, *, conn: Connectable | None = None) -> Job:
         """Insert one job; pass `conn` to insert inside your own transaction."""
         (inserted,) = await self.enqueue_many([job], conn=conn)
         return inserted
 
     async def enqueue_many(self, jobs: Sequence[Job] | Workflow, *,
-                           conn: Executor | None = None) -> list[Job]:
+                           conn: Connectable | None = None) -> list[Job]:
         """Insert many jobs in one round trip; returns them with ids, in input order.
 
         A Workflow is inserted whole, in one transaction. A unique workflow whose name is
@@ -270,38 +262,30 @@ class Waitpoint:
         """
         if isinstance(jobs, Workflow):
             if conn is not None:
-                return await insert_workflow(self, jobs, conn)
+                return await insert_workflow(self.query, self.pool, jobs, conn)
             async with self.pool.acquire() as acquired, acquired.transaction():
-                return await insert_workflow(self, jobs, acquired)
+                return await insert_workflow(self.query, self.pool, jobs, acquired)
         if not jobs:
             return []
-        payload = json.dumps([job.insert_fields() for job in jobs])
-        records = await (conn or self.pool).fetch(self.queries.insert_jobs, payload)
-        pairs = zip(records, jobs, strict=True)
-        return [Job.from_record(record, job.extra) for record, job in pairs]
+        return await self.query.insert_jobs(conn or self.pool, jobs)
 
     async def get_job(self, job_id: int) -> Job | None:
-        record = await self.pool.fetchrow(self.queries.get_job, job_id)
-        return None if record is None else Job.from_record(record)
+        return await self.query.get_job(self.pool, job_id)
 
     async def list_jobs(self, state: str | None = None, queue: str | None = None,
                         limit: int = 50) -> list[Job]:
-        records = await self.pool.fetch(self.queries.list_jobs, state, queue, limit)
-        return [Job.from_record(record) for record in records]
+        return await self.query.list_jobs(self.pool, state=state, queue=queue, limit=limit)
 
     async def cancel_job(self, job: Job | int) -> bool:
         """Cancel a job that has not finished; a running one is asked to stop (cooperative)."""
-        row = await self.pool.fetchrow(self.queries.cancel_job, _job_id(job))
-        return row is not None
+        return await self.query.cancel_job(self.pool, _job_id(job))
 
     async def retry_job(self, job: Job | int) -> Job | None:
-        record = await self.pool.fetchrow(self.queries.retry_job, _job_id(job))
-        return None if record is None else Job.from_record(record)
+        return await self.query.retry_job(self.pool, _job_id(job))
 
     async def resume_job(self, job: Job | int) -> Job | None:
         """Make a suspended job available; returns None when it was not suspended."""
-        record = await self.pool.fetchrow(self.queries.resume_job, _job_id(job))
-        return None if record is None else Job.from_record(record)
+        return await self.query.resume_job(self.pool, _job_id(job))
 
     # signals -------------------------------------------------------------------------------
 
@@ -313,7 +297,7 @@ class Waitpoint:
         key: str | None = None,
         keep_for: float | timedelta | None = None,
         source: str | None = None,
-        conn: Executor | None = None,
+        conn: Connectable | None = None,
     ) -> list[int]:
         """Deliver a payload to jobs by id, or to the jobs waiting on a correlation key.
 
@@ -322,23 +306,19 @@ class Waitpoint:
         """
         if (job_ids is None) == (key is None):
             raise ValueError("signal: give job ids or key=..., not both and not neither")
-        encoded = _codec.encode(payload)
+        encoded = codec.encode(payload)
         executor = conn or self.pool
         if key is not None:
             if not isinstance(key, str) or not key:
                 raise ValueError("key: must be a non-empty string")
             seconds = keep_for.total_seconds() if isinstance(keep_for, timedelta) else keep_for
-            reached = await executor.fetchval(
-                self.queries.signal_key, key, encoded, source,
-                seconds if seconds is not None else 10 * 365 * 86_400.0,
-            )
-        else:
-            ids = [job_ids] if isinstance(job_ids, int) else list(job_ids or [])
-            if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-                raise TypeError("signal: job ids must be integers")
-            reached = await executor.fetchval(self.queries.signal_jobs, ids, encoded, source)
-        return list(reached)
-
+            return await self.query.signal_key(executor, key=key, payload=encoded,
+                                               source=source, keep_for=seconds)
+        ids = [job_ids] if isinstance(job_ids, int) else list(job_ids or [])
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise TypeError("signal: job ids must be integers")
+        return await self.query.signal_jobs(executor, job_ids=ids, payload=encoded,
+                                            source=source)
 
     # workflows ----------------------------------------------------------------------------
 
@@ -346,14 +326,11 @@ class Waitpoint:
                               payload: Any, *, source: str | None = None) -> list[int]:
         """Signal workflow steps by name or sub-workflow path, without the Workflow object."""
         steps = [names] if isinstance(names, str) else list(names)
-        encoded = _codec.encode(payload)
-        reached = await self.pool.fetchval(self.queries.signal_workflow, workflow_id, steps,
-                                           encoded, source)
-        return list(reached)
+        return await self.query.signal_workflow(self.pool, workflow_id=workflow_id, steps=steps,
+                                                payload=codec.encode(payload), source=source)
 
     async def workflow_status(self, workflow_id: int) -> WorkflowStatus:
-        rows = await self.pool.fetch(self.queries.workflow_status, workflow_id)
-        return status_from_rows(rows)
+        return status_from_rows(await self.query.workflow_status(self.pool, workflow_id))
 
 
 def _job_id(job: Job | int) -> int:

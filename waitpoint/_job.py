@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from . import _codec
+from . import codec
 
 
 class JobState(StrEnum):
@@ -93,7 +93,7 @@ class Job:
     def recorded(self) -> Any:
         """The value a Record() result stored, decoded."""
         encoded = self.meta.get("recorded")
-        return None if encoded is None else _codec.decode_text(encoded)
+        return None if encoded is None else codec.decode_text(encoded)
 
     def insert_fields(self) -> dict[str, Any]:
         """The fields insert_jobs.sql reads; validated again against JSON encoding."""

@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 
 from ._aio import wait_event
+from .retry import Backoff
 
 log = structlog.get_logger("waitpoint.notifier")
 
@@ -67,21 +68,21 @@ class Notifier:
                 event.set()
 
     async def _supervise(self) -> None:
-        delay = 0.1
+        backoff = Backoff(initial=0.1, maximum=5.0)
         while True:
             closed = asyncio.Event()
             try:
                 conn = await asyncpg.connect(self._url)
             except (OSError, asyncpg.PostgresError) as error:
-                log.warning("notifier.connect_failed", error=str(error), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                log.warning("notifier.connect_failed", error=str(error),
+                            retry_in=backoff.delay)
+                await backoff.wait()
                 continue
             try:
                 conn.add_termination_listener(lambda _conn, done=closed: done.set())
                 for channel, handler in self._channels.items():
                     await conn.add_listener(channel, self._dispatch(handler))
-                delay = 0.1
+                backoff.reset()
                 if self._connected.is_set():
                     log.info("notifier.reconnected")
                     # Anything announced while we were away is looked at again.

@@ -10,30 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
 
-from ._ack import Ack, ack_arrays
+from ._ack import Ack
 from ._aio import wait_event
-from ._executor import execute
+from ._execution import JobRuntime
 from ._job import Job
-
-if TYPE_CHECKING:
-    from ._instance import Waitpoint
+from ._query import Query
+from ._runner import run_job
+from .retry import Backoff, retry
 
 log = structlog.get_logger("waitpoint.producer")
 
 DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
-MAX_CYCLES = 2
 
 
 class Producer:
-    def __init__(self, instance: Waitpoint, queue: str, limit: int, poll_interval: float) -> None:
+    """Claims jobs of one queue for one node and runs them with `runtime`.
+
+    `cycle_pool` carries the claim-and-ack statements (synchronous_commit off unless the
+    instance asks for durable acks); `runtime` is what the running jobs use.
+    """
+
+    def __init__(self, *, query: Query, cycle_pool: asyncpg.Pool, runtime: JobRuntime,
+                 node: str, queue: str, limit: int, poll_interval: float) -> None:
         if limit < 1:
             raise ValueError(f"queues: limit of {queue!r} must be at least 1, got {limit}")
-        self.instance = instance
+        self.query = query
+        self.cycle_pool = cycle_pool
+        self.runtime = runtime
+        self.node = node
         self.queue = queue
         self.limit = limit
         self.uuid = uuid.uuid4()
@@ -55,7 +63,7 @@ class Producer:
         entry = self.running.get(job_id)
         if entry is not None and entry[0]._cancel_requested is not None:
             entry[0]._cancel_requested.set()
-            self.instance.wake_waiter(job_id)
+            self.runtime.notifier.wake_waiters(str(job_id))
 
     def stop_fetching(self) -> None:
         """Claim no more jobs; outcomes of running jobs are still committed."""
@@ -81,32 +89,29 @@ class Producer:
         await self._flush_remaining_acks(timeout=10.0)
 
     async def _flush_remaining_acks(self, timeout: float) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._acks:
-            try:
-                await self._cycle(demand=0)
-            except DATABASE_ERRORS as error:
-                if asyncio.get_running_loop().time() > deadline:
-                    log.error("producer.unacked", queue=self.queue,
-                              jobs=[a.job_id for a in self._acks], error=str(error),
-                              hint="these jobs stay executing; the lifeline will run them again")
-                    return
-                await asyncio.sleep(0.2)
+        if not self._acks:
+            return
+        try:
+            await retry(lambda: self._cycle(demand=0), retry_on=DATABASE_ERRORS,
+                        within=timeout, backoff=Backoff(initial=0.2, maximum=0.2))
+        except DATABASE_ERRORS as error:
+            log.error("producer.unacked", queue=self.queue,
+                      jobs=[a.job_id for a in self._acks], error=str(error),
+                      hint="these jobs stay executing; the lifeline will run them again")
 
     async def _run(self) -> None:
-        delay = 0.05
+        backoff = Backoff(initial=0.05, maximum=5.0)
         while not self._closing:
             self._wake.clear()
             demand = self.limit - len(self.running) if self._fetching else 0
             if demand > 0 or self._acks:
                 try:
                     await self._cycle(demand)
-                    delay = 0.05
+                    backoff.reset()
                 except DATABASE_ERRORS as error:
                     log.warning("producer.fetch_failed", queue=self.queue, error=str(error),
-                                retry_in=delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+                                retry_in=backoff.delay)
+                    await backoff.wait()
                     continue
             if self._acks:
                 continue  # jobs finished while we were fetching
@@ -115,17 +120,16 @@ class Producer:
     async def _cycle(self, demand: int) -> None:
         acks, self._acks = self._acks, []
         try:
-            records = await self.instance.cycle_pool.fetch(
-                self.instance.queries.ack_and_fetch_jobs, self.queue, demand,
-                self.instance.node, str(self.uuid), *ack_arrays(acks),
-            )
+            jobs = await self.query.ack_and_fetch_jobs(
+                self.cycle_pool, queue=self.queue, demand=demand, node=self.node,
+                producer=self.uuid, acks=acks)
         except BaseException:
             # Not known to be committed: keep them. Acking twice is harmless, since an ack
             # only touches a job that is still executing.
             self._acks = acks + self._acks
             raise
-        for record in records:
-            self._launch(Job.from_record(record))
+        for job in jobs:
+            self._launch(job)
 
     def _launch(self, job: Job) -> None:
         assert job.id is not None
@@ -136,7 +140,7 @@ class Producer:
     async def _execute(self, job: Job) -> None:
         assert job.id is not None
         try:
-            ack = await execute(self.instance, job)
+            ack = await run_job(self.runtime, job)
             if ack is not None:
                 self._acks.append(ack)
         except asyncio.CancelledError:

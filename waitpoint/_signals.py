@@ -11,22 +11,20 @@ How a wait unfolds (call k of a job's process()):
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
-from . import _codec
+from . import codec
 from ._aio import wait_event
+from ._current import current_instance
 from ._errors import SignalTimeout
+from ._execution import Execution, current_execution
 from ._job import Job
-
-if TYPE_CHECKING:
-    from ._instance import Waitpoint
 
 log = structlog.get_logger("waitpoint.signals")
 
@@ -36,18 +34,6 @@ class AwaitingSignal(BaseException):
 
     A BaseException so that a worker's `except Exception` cannot swallow it.
     """
-
-
-@dataclass
-class Execution:
-    """What await_signal needs to know about the job running in this task."""
-
-    job: Job
-    instance: Waitpoint
-    calls: int = 0
-
-
-current_execution: ContextVar[Execution | None] = ContextVar("waitpoint_execution", default=None)
 
 
 def _seconds(wait_for: float | timedelta | None) -> float | None:
@@ -88,7 +74,7 @@ async def await_signal(
     if recorded is not None:
         if recorded.get("timeout"):
             raise SignalTimeout(f"job {job.id}: no signal for await_signal call {call}")
-        return _codec.decode_text(recorded["payload"])
+        return codec.decode_text(recorded["payload"])
 
     pending = job.meta.get("await") or {}
     deadline = None
@@ -99,63 +85,62 @@ async def await_signal(
 
 async def _wait(execution: Execution, call: int, key: str | None, wait_seconds: float | None,
                 wait_timeout: float, deadline: datetime | None) -> Any:
-    instance, job = execution.instance, execution.job
-    queries = instance.queries
+    runtime, job = execution.runtime, execution.job
     assert job.id is not None
     started = time.monotonic()
     live_until: float | None = None
     # With no live wait and no deadline to check, go straight to the snooze: it consumes a
     # signal that is already there, under the row lock, in one round trip.
     skip_live_wait = wait_timeout == 0 and deadline is None and wait_seconds != 0
-    with instance.notifier_waiter(job.id) as woken:
+    with runtime.notifier.waiter(job.id) as woken:
         while not skip_live_wait:
             woken.clear()
-            row = await instance.pool.fetchrow(queries.consume_signal, job.id, call, key, True)
-            if row["payload"] is not None:
-                return _consumed(job, call, row["payload"])
-            if deadline is not None and row["db_now"] >= deadline:
+            consumed = await runtime.query.consume_signal(runtime.pool, job_id=job.id,
+                                                          call=call, key=key)
+            if consumed.payload is not None:
+                return _consumed(job, call, consumed.payload)
+            if deadline is not None and consumed.db_now >= deadline:
                 return await _time_out(execution, call)
             if live_until is None:
                 live = wait_timeout
                 if deadline is not None:
-                    live = min(live, (deadline - row["db_now"]).total_seconds())
+                    live = min(live, (deadline - consumed.db_now).total_seconds())
                 elif wait_seconds is not None:
                     live = min(live, wait_seconds)
                 live_until = started + live
             remaining = live_until - time.monotonic()
-            if remaining <= 0 or instance.stopping or job.cancelled():
+            if remaining <= 0 or runtime.is_stopping() or job.cancelled():
                 break
             await wait_event(woken, remaining)
 
     live_wait_covered_deadline = (
         deadline is None and wait_seconds is not None and wait_seconds <= wait_timeout
-        and not instance.stopping and not job.cancelled()
+        and not runtime.is_stopping() and not job.cancelled()
     )
     if live_wait_covered_deadline:
         return await _time_out(execution, call)
 
-    row = await instance.pool.fetchrow(queries.snooze_for_signal, job.id, call, key, wait_seconds)
-    if row["payload"] is not None:
-        return _consumed(job, call, row["payload"])
+    payload = await runtime.query.snooze_for_signal(runtime.pool, job_id=job.id, call=call,
+                                                    key=key, wait_for=wait_seconds)
+    if payload is not None:
+        return _consumed(job, call, payload)
     log.info("job.awaiting_signal", id=job.id, worker=job.worker, queue=job.queue, call=call,
              key=key, wait_for=wait_seconds)
     raise AwaitingSignal()
 
 
 def _consumed(job: Job, call: int, payload: bytes) -> Any:
-    import base64
-
     job.meta.setdefault("signals", {})[str(call)] = {
         "payload": base64.b64encode(payload).decode("ascii")
     }
     job.meta.pop("await", None)
-    return _codec.decode(payload)
+    return codec.decode(payload)
 
 
 async def _time_out(execution: Execution, call: int) -> Any:
-    job = execution.job
-    await execution.instance.pool.execute(execution.instance.queries.record_signal_timeout,
-                                          job.id, call)
+    job, runtime = execution.job, execution.runtime
+    assert job.id is not None
+    await runtime.query.record_signal_timeout(runtime.pool, job_id=job.id, call=call)
     job.meta.setdefault("signals", {})[str(call)] = {"timeout": True}
     job.meta.pop("await", None)
     raise SignalTimeout(f"job {job.id}: no signal for await_signal call {call} before its deadline")
@@ -176,7 +161,5 @@ async def signal(
 
     Returns the ids of the jobs it reached; missing and finished jobs are skipped.
     """
-    from ._instance import current_instance
-
     return await current_instance("signal a job").signal(job_ids, payload, key=key,
                                                          keep_for=keep_for)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from ._current import current_instance
 from ._job import Job
 
 _registry: dict[str, type] = {}
@@ -59,8 +60,6 @@ def worker(
             return Job(worker=name, args=dict(args or {}), **{**defaults, **overrides})
 
         async def enqueue(klass: type, args: dict[str, Any] | None = None, **overrides: Any) -> Job:
-            from ._instance import current_instance
-
             return await current_instance("enqueue a job").enqueue(new(klass, args, **overrides))
 
         target.new = classmethod(new)  # type: ignore[attr-defined]

@@ -21,15 +21,12 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import codec
 from ._job import Job, JobState
-
-if TYPE_CHECKING:
-    from ._instance import Executor, Waitpoint
-
-STATES = ("available", "scheduled", "suspended", "executing", "retryable", "completed",
-          "discarded", "cancelled")
+from ._query import Query, WorkflowRow, WorkflowState
+from .sql import Connectable
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,7 @@ class WorkflowStatus:
 
     id: int
     name: str | None
-    state: str  # pending | executing | completed | cancelled | discarded
+    state: WorkflowState
     counts: dict[str, int]
     total: int
     inserted_at: datetime
@@ -79,7 +76,7 @@ class Workflow:
         self.id: int | None = None
         self._steps: dict[str, _Step | _Sub] = {}
         self._appending = False
-        self._instance: Waitpoint | None = None
+        self._bound: tuple[Query, Connectable] | None = None
 
     @classmethod
     def append(cls, workflow_id: int) -> Workflow:
@@ -121,22 +118,22 @@ class Workflow:
 
     # after enqueue ---------------------------------------------------------------------
 
-    def _bound(self) -> Waitpoint:
-        if self._instance is None or self.id is None:
+    def _enqueued(self) -> tuple[Query, Connectable, int]:
+        if self._bound is None or self.id is None:
             raise RuntimeError("this workflow is not enqueued yet: `await wp.enqueue_many(wf)`")
-        return self._instance
+        return (*self._bound, self.id)
 
     async def signal(self, names: str | Sequence[str], payload: Any) -> list[int]:
         """Signal steps by name ("approval"), by list, or by sub-workflow path
         ("import/approval"). Returns the job ids reached."""
-        instance = self._bound()
-        assert self.id is not None
-        return await instance.signal_workflow(self.id, names, payload)
+        query, pool, workflow_id = self._enqueued()
+        steps = [names] if isinstance(names, str) else list(names)
+        return await query.signal_workflow(pool, workflow_id=workflow_id, steps=steps,
+                                           payload=codec.encode(payload), source=None)
 
     async def status(self) -> WorkflowStatus:
-        instance = self._bound()
-        assert self.id is not None
-        return await instance.workflow_status(self.id)
+        query, pool, workflow_id = self._enqueued()
+        return status_from_rows(await query.workflow_status(pool, workflow_id))
 
     # insertion (called by Waitpoint.enqueue_many) ------------------------------------------
 
@@ -158,14 +155,14 @@ class Workflow:
         return jobs
 
 
-async def insert_workflow(instance: Waitpoint, workflow: Workflow,
-                          conn: Executor) -> list[Job]:
-    """Insert a whole workflow in the caller's transaction; see Waitpoint.enqueue_many."""
-    queries = instance.queries
+async def insert_workflow(query: Query, pool: Connectable, workflow: Workflow,
+                          conn: Connectable) -> list[Job]:
+    """Insert a whole workflow in the caller's transaction (`conn`); the workflow object is
+    then bound to `pool` for signal() and status(). See Waitpoint.enqueue_many."""
     if workflow._appending:
         assert workflow.id is not None
-        existing = {row["name"] for row in await conn.fetch(queries.workflow_names, workflow.id)}
-        if not await conn.fetchval(queries.workflow_exists, workflow.id):
+        existing = await query.workflow_names(conn, workflow.id)
+        if not await query.workflow_exists(conn, workflow.id):
             raise ValueError(f"workflow {workflow.id} does not exist")
         for name, entry in workflow._steps.items():
             if name in existing:
@@ -176,31 +173,33 @@ async def insert_workflow(instance: Waitpoint, workflow: Workflow,
                     raise ValueError(f"deps: workflow {workflow.id} has no step {dep!r}")
         workflow_id = workflow.id
     else:
-        workflow_id = await conn.fetchval(queries.insert_workflow, workflow.name,
-                                          workflow.unique)
-        if workflow_id is None:
+        inserted_id = await query.insert_workflow(conn, name=workflow.name,
+                                                  unique=workflow.unique)
+        if inserted_id is None:
             return [dataclasses.replace(entry.job, extra={**entry.job.extra, "conflicted": True})
                     for entry in _all_steps(workflow)]
+        workflow_id = inserted_id
     rows: list[Job] = []
-    await _collect(instance, workflow, workflow_id, (), conn, rows)
-    inserted = await instance.enqueue_many(rows, conn=conn)
+    await _collect(query, workflow, workflow_id, (), conn, rows)
+    inserted = await query.insert_jobs(conn, rows)
     if workflow._appending:
         # Appended steps may depend on steps that completed already.
-        waiting = [job.id for job in inserted if job.state == JobState.SUSPENDED and job.deps]
+        waiting = [job.id for job in inserted
+                   if job.id is not None and job.state == JobState.SUSPENDED and job.deps]
         if waiting:
-            await conn.execute(queries.resolve_steps, waiting)
+            await query.resolve_steps(conn, waiting)
     workflow.id = workflow_id
-    workflow._instance = instance
+    workflow._bound = (query, pool)
     return inserted
 
 
-async def _collect(instance: Waitpoint, workflow: Workflow, workflow_id: int,
-                   parent_deps: tuple[str, ...], conn: Executor, rows: list[Job]) -> None:
+async def _collect(query: Query, workflow: Workflow, workflow_id: int,
+                   parent_deps: tuple[str, ...], conn: Connectable, rows: list[Job]) -> None:
     rows.extend(workflow._jobs_for(workflow_id, parent_deps))
     for name, entry in workflow._steps.items():
         if isinstance(entry, _Sub):
-            sub_id = await conn.fetchval(instance.queries.insert_sub_workflow, name, workflow_id)
-            await _collect(instance, entry.workflow, sub_id, entry.deps, conn, rows)
+            sub_id = await query.insert_sub_workflow(conn, name=name, parent_id=workflow_id)
+            await _collect(query, entry.workflow, sub_id, entry.deps, conn, rows)
 
 
 def _all_steps(workflow: Workflow) -> list[_Step]:
@@ -213,25 +212,24 @@ def _all_steps(workflow: Workflow) -> list[_Step]:
     return steps
 
 
-def status_from_rows(rows: Sequence[Any]) -> WorkflowStatus:
+def status_from_rows(rows: Sequence[WorkflowRow]) -> WorkflowStatus:
     """Build the status tree from workflow_status.sql's rows (root first)."""
     by_id: dict[int, WorkflowStatus] = {}
     root: WorkflowStatus | None = None
     for row in rows:
-        counts = {state: row[state] for state in STATES}
-        start = row["started_at"] or row["inserted_at"]
-        end = row["finished_at"] or row["db_now"]
+        start = row.started_at or row.inserted_at
+        end = row.finished_at or row.db_now
         status = WorkflowStatus(
-            id=row["id"], name=row["name"], state=row["state"], counts=counts,
-            total=sum(counts.values()), inserted_at=row["inserted_at"],
-            started_at=row["started_at"], finished_at=row["finished_at"],
+            id=row.id, name=row.name, state=row.state, counts=row.counts,
+            total=sum(row.counts.values()), inserted_at=row.inserted_at,
+            started_at=row.started_at, finished_at=row.finished_at,
             duration=max(end - start, timedelta(0)),
         )
-        by_id[row["id"]] = status
+        by_id[row.id] = status
         if root is None:
             root = status
-        else:
-            by_id[row["parent_id"]].subs[row["name"]] = status
+        elif row.parent_id is not None and row.name is not None:
+            by_id[row.parent_id].subs[row.name] = status
     if root is None:
         raise LookupError("no such workflow")
     return root

@@ -1,4 +1,8 @@
-"""The `waitpoint` command line: migrate, work, inspect jobs, send signals."""
+"""The engine's commands (migrate, work, jobs, signal, workflow status) and what every
+command shares: the database and schema options, the runner that turns a dead database
+into one line, the SIGINT/SIGTERM handler. `build_cli()` assembles the one click group;
+ingest.cli adds the receiver's commands and migration track to it (`waitpoint` on PATH).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,24 @@ import importlib
 import json
 import signal as os_signal
 import sys
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import asyncpg
 import click
 
 from ._database import resolve_database_url
+from ._errors import MigrationError
 from ._instance import Waitpoint
 from ._logging import configure_logging
-from ._migrate import migrate as apply_migrations
-from ._queries import check_schema
+from ._settings import parse_queues as parse_queue_spec
+from ._workflow import WorkflowStatus
+from .schema import Migration, MigrationTrack
+from .schema import migrate as apply_migrations
+from .sql import check_schema
+
+T = TypeVar("T")
 
 database_option = click.option(
     "--database-url", envvar="DATABASE_URL", default=None,
@@ -36,31 +48,52 @@ def _checked_schema(value: str) -> str:
 
 def parse_queues(text: str) -> dict[str, int]:
     """'default=10,approvals=5' -> {'default': 10, 'approvals': 5}."""
-    queues: dict[str, int] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, limit = part.partition("=")
-        try:
-            queues[name.strip()] = int(limit) if limit else 10
-        except ValueError:
-            raise click.BadParameter(f"{part!r}: expected NAME=LIMIT, e.g. default=10") from None
-        if not name.strip() or queues[name.strip()] < 1:
-            raise click.BadParameter(f"{part!r}: expected NAME=LIMIT with LIMIT >= 1")
-    return queues
+    try:
+        return parse_queue_spec(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--queues") from None
 
 
-def run(coroutine: Any) -> Any:
-    """asyncio.run() for commands: an unreachable database or missing migrations is a
+queues_option = click.option("--queues", default="default=10", show_default=True,
+                             help="Queues and their concurrency: NAME=LIMIT[,NAME=LIMIT...].")
+
+
+def run(coroutine: Coroutine[Any, Any, T], *, peer: str | None = None) -> T:
+    """asyncio.run() for every command: an unreachable database (or `peer`, when the
+    command talks to something else, such as a receiver) or missing migrations is a
     one-line error, not a traceback."""
-    from ._errors import MigrationError
-
     try:
         return asyncio.run(coroutine)
     except MigrationError as error:
         raise click.ClickException(str(error)) from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        if peer is not None:
+            raise click.ClickException(f"cannot reach {peer}: {error}") from None
         raise click.ClickException(
             f"cannot use the database: {type(error).__name__}: {error}. Check --database-url "
             "/ DATABASE_URL (unset, waitpoint starts an embedded PostgreSQL).") from None
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by the first SIGINT or SIGTERM: the one signal handler of every command
+    that runs until stopped."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (os_signal.SIGINT, os_signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@dataclass(frozen=True)
+class CliContext:
+    """What the group hands its commands: the migration tracks beyond the engine's."""
+
+    migration_tracks: tuple[MigrationTrack, ...] = ()
+
+
+def migration_tracks() -> tuple[MigrationTrack, ...]:
+    context = click.get_current_context().find_object(CliContext)
+    return context.migration_tracks if context is not None else ()
 
 
 def import_modules(modules: tuple[str, ...]) -> None:
@@ -71,48 +104,39 @@ def import_modules(modules: tuple[str, ...]) -> None:
             raise click.ClickException(f"--import {module}: {error}") from None
 
 
+async def migrate_database(database_url: str | None, schema: str,
+                           tracks: Sequence[MigrationTrack]) -> list[Migration]:
+    """Apply the engine's pending migrations and those of `tracks`."""
+    conn = await asyncpg.connect(resolve_database_url(database_url))
+    try:
+        return await apply_migrations(conn, schema, tracks)
+    finally:
+        await conn.close()
+
+
 async def run_until_signalled(instance: Waitpoint) -> None:
     """Run `instance` until SIGINT/SIGTERM, then shut it down gracefully."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (os_signal.SIGINT, os_signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     async with instance:
         await stop.wait()
 
 
-@click.group()
-@click.option("--log-level", default=None, help="DEBUG, INFO (default), WARNING, ERROR.")
-def main(log_level: str | None) -> None:
-    """waitpoint: durable jobs that wait for signed webhooks."""
-    configure_logging(log_level)
-
-
-@main.command()
+@click.command()
 @database_option
 @schema_option
 def migrate(database_url: str | None, schema: str) -> None:
     """Apply pending migrations (safe to run from several processes at once)."""
-
-    async def apply() -> list[Any]:
-        conn = await asyncpg.connect(resolve_database_url(database_url))
-        try:
-            return await apply_migrations(conn, schema)
-        finally:
-            await conn.close()
-
-    applied = run(apply())
+    applied = run(migrate_database(database_url, schema, migration_tracks()))
     click.echo(f"applied {len(applied)} migration(s) to schema {schema!r}"
-               + "".join(f"\n  {m.version:03d}_{m.name}" for m in applied))
+               + "".join(f"\n  {m.label}" for m in applied))
 
 
-@main.command()
+@click.command()
 @database_option
 @schema_option
 @click.option("--import", "modules", multiple=True, required=True,
               help="Module defining your workers (repeatable), e.g. myapp.workers.")
-@click.option("--queues", default="default=10", show_default=True,
-              help="Queues and their concurrency: NAME=LIMIT[,NAME=LIMIT...].")
+@queues_option
 @click.option("--migrate/--no-migrate", "run_migrations", default=False,
               help="Apply pending migrations before starting.")
 @click.option("--shutdown-grace", default=15.0, show_default=True,
@@ -122,12 +146,14 @@ def work(database_url: str | None, schema: str, modules: tuple[str, ...], queues
     """Run workers until SIGINT/SIGTERM."""
     sys.path.insert(0, ".")
     import_modules(modules)
+    if run_migrations:
+        run(migrate_database(database_url, schema, migration_tracks()))
     instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema,
-                         migrate=run_migrations, shutdown_grace=shutdown_grace)
+                         shutdown_grace=shutdown_grace)
     run(run_until_signalled(instance))
 
 
-@main.command()
+@click.command()
 @database_option
 @schema_option
 @click.option("--state", default=None, help="Only jobs in this state.")
@@ -139,7 +165,7 @@ def jobs(database_url: str | None, schema: str, state: str | None, queue: str | 
     """List jobs, newest first."""
 
     async def list_them() -> list[Any]:
-        async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
+        async with Waitpoint.client(database_url, schema=schema) as wp:
             return await wp.list_jobs(state=state, queue=queue, limit=limit)
 
     found = run(list_them())
@@ -158,7 +184,7 @@ def jobs(database_url: str | None, schema: str, state: str | None, queue: str | 
                    f"{job.attempt:>3}/{job.max_attempts:<3}  {job.worker}")
 
 
-@main.command("signal")
+@click.command("signal")
 @database_option
 @schema_option
 @click.argument("job_ids", nargs=-1, type=int)
@@ -177,7 +203,7 @@ def signal_command(database_url: str | None, schema: str, job_ids: tuple[int, ..
         raise click.BadParameter(f"not JSON: {error}", param_hint="--payload") from None
 
     async def send() -> list[int]:
-        async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
+        async with Waitpoint.client(database_url, schema=schema) as wp:
             return await wp.signal(list(job_ids) or None, value, key=key, keep_for=keep_for)
 
     try:
@@ -190,7 +216,7 @@ def signal_command(database_url: str | None, schema: str, job_ids: tuple[int, ..
         click.echo(f"reached {len(reached)} job(s): {' '.join(map(str, reached)) or '-'}")
 
 
-@main.group()
+@click.group()
 def workflow() -> None:
     """Inspect workflows."""
 
@@ -204,8 +230,8 @@ def workflow_status(database_url: str | None, schema: str, workflow_id: int,
                     as_json: bool) -> None:
     """Counts, state, duration and sub-workflows of WORKFLOW_ID."""
 
-    async def look_up() -> Any:
-        async with Waitpoint(database_url, queues={}, schema=schema, peer=False) as wp:
+    async def look_up() -> WorkflowStatus:
+        async with Waitpoint.client(database_url, schema=schema) as wp:
             return await wp.workflow_status(workflow_id)
 
     try:
@@ -218,14 +244,14 @@ def workflow_status(database_url: str | None, schema: str, workflow_id: int,
     _print_status(status, "")
 
 
-def _status_dict(status: Any) -> dict[str, Any]:
+def _status_dict(status: WorkflowStatus) -> dict[str, Any]:
     return {"id": status.id, "name": status.name, "state": status.state,
             "total": status.total, "counts": status.counts,
             "duration_seconds": status.duration.total_seconds(),
             "subs": {name: _status_dict(sub) for name, sub in status.subs.items()}}
 
 
-def _print_status(status: Any, indent: str) -> None:
+def _print_status(status: WorkflowStatus, indent: str) -> None:
     label = status.name or f"workflow {status.id}"
     counts = " ".join(f"{state}={count}" for state, count in status.counts.items() if count)
     click.echo(f"{indent}{label}: {status.state}  total={status.total}  {counts}  "
@@ -234,5 +260,25 @@ def _print_status(status: Any, indent: str) -> None:
         _print_status(sub, indent + "  ")
 
 
+ENGINE_COMMANDS: tuple[click.Command, ...] = (migrate, work, jobs, signal_command, workflow)
+
+
+def build_cli(extra_commands: Sequence[click.Command] = (),
+              tracks: Sequence[MigrationTrack] = ()) -> click.Group:
+    """The `waitpoint` group: the engine's commands, then `extra_commands`; `migrate`
+    applies the engine's migrations and then `tracks`."""
+    context = CliContext(tuple(tracks))
+
+    @click.group(context_settings={"obj": context})
+    @click.option("--log-level", default=None, help="DEBUG, INFO (default), WARNING, ERROR.")
+    def main(log_level: str | None) -> None:
+        """waitpoint: durable jobs that wait for signed webhooks."""
+        configure_logging(log_level)
+
+    for command in (*ENGINE_COMMANDS, *extra_commands):
+        main.add_command(command)
+    return main
+
+
 if __name__ == "__main__":
-    main()
+    build_cli()()

@@ -15,9 +15,9 @@ import time
 import asyncpg
 
 from ingest.deliveries import prepare
-from ingest.inbox import EventRecord
+from ingest.events import EventRecord
+from ingest.query import InboxQuery
 from routing import Callback, evaluate, parse_config
-from waitpoint._queries import queries_for
 
 CALLBACKS = 12
 CONFIG = """\
@@ -73,9 +73,8 @@ async def test_a_callback_among_many_waiting_jobs_does_not_scan_them(db, schema,
                 source, Callback(body=body, headers={"content-type": "application/json"})))
             record = EventRecord(source="s", delivery_id=f"d-{number}", body=body,
                                  outcome=evaluation.outcome, deliveries=evaluation.deliveries)
-            rows = await writer.fetch(queries_for(schema).ingest_events,
-                                      json.dumps([record.as_json()]))
-            assert json.loads(rows[0]["signalled"])[0]["reached"] == [target]
+            (ingested,) = await InboxQuery(schema).ingest_events(writer, [record])
+            assert ingested.stored.signalled[0].reached == (target,)
         await writer.execute("SELECT pg_stat_force_next_flush()")
     finally:
         await writer.close()  # a closing backend flushes its statistics

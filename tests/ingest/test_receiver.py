@@ -299,7 +299,7 @@ async def test_same_body_to_two_paths_is_two_callbacks(receiver):
 async def test_bodies_are_logged_only_when_switched_on(receiver, monkeypatch):
     import structlog
 
-    from ingest import app as app_module
+    from ingest import handlers as app_module
 
     client, _ = await receiver()
     body = stripe_event("customer.created", {"secret_field": "do-not-log"}, "evt_body")

@@ -16,12 +16,13 @@ from pydantic import TypeAdapter
 
 import routing
 from ingest.app import create_app
+from ingest.query import RECEIVER_TRACKS
 from ingest.recording import RecordingError, load_recording
 from ingest.replay import replay_events
 from ingest.verify import SignedRequest, VerificationError, sign, verify
 from routing.schemes import VerifySpec
 from waitpoint import Waitpoint
-from waitpoint._migrate import migrate
+from waitpoint.schema import migrate
 
 from ..waitpoint.workers import KeyedWaiter
 from .presets import DISCORD_KEY, GOOGLE_KEY, PLAID_KEY, SENDGRID_KEY
@@ -57,10 +58,10 @@ async def test_every_recording_resumes_a_waiting_job(waitpoint_receiver, name):
     replayed = await receiver.replay(RECORDINGS / f"{name}.json",
                                      signing_key=SIGNING_KEYS.get(name))
     assert replayed.status == 200, replayed.answer
-    assert replayed.event["outcome"] == "routed"
+    assert replayed.event.outcome == "routed"
     assert replayed.signals[0]["reached"] == [job.id]
     # Signature headers and shared tokens (GitLab's) are redacted in the stored event.
-    assert "test-secret-0123456789abcdef" not in json.dumps(replayed.event["headers"])
+    assert "test-secret-0123456789abcdef" not in json.dumps(replayed.event.headers)
     done = await receiver.wait_for_state(job.id, "completed")
     assert done.recorded == payload
 
@@ -113,7 +114,7 @@ async def test_record_then_replay_gives_the_same_outcome(waitpoint_receiver, wai
     # The same request against a fresh installation: same outcome.
     fresh_schema = f"t_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(waitpoint_database_url)
-    await migrate(conn, fresh_schema)
+    await migrate(conn, fresh_schema, RECEIVER_TRACKS)
     try:
         async with Waitpoint(waitpoint_database_url, schema=fresh_schema, queues={}) as other:
             client = await aiohttp_client(create_app(receiver.config, other))

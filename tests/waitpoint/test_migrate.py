@@ -12,8 +12,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from ingest.query import RECEIVER_TRACKS
 from waitpoint import MigrationError, Waitpoint
-from waitpoint._migrate import applied_versions, available_migrations, migrate
+from waitpoint.schema import (
+    ENGINE_TRACK,
+    applied_versions,
+    available_migrations,
+    migrate,
+    pending_migrations,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,11 +29,13 @@ async def test_concurrent_migrators_apply_each_migration_once(database_url):
     schema = f"m_{uuid.uuid4().hex[:10]}"
     conns = [await asyncpg.connect(database_url) for _ in range(4)]
     try:
-        results = await asyncio.gather(*(migrate(conn, schema) for conn in conns))
-        assert sum(len(applied) for applied in results) == len(available_migrations())
+        results = await asyncio.gather(*(migrate(conn, schema, RECEIVER_TRACKS)
+                                           for conn in conns))
+        expected = available_migrations(RECEIVER_TRACKS)
+        assert sum(len(applied) for applied in results) == len(expected)
         assert await applied_versions(conns[0], schema) == {
-            m.version for m in available_migrations()}
-        assert await migrate(conns[0], schema) == []
+            (m.track, m.version) for m in expected}
+        assert await migrate(conns[0], schema, RECEIVER_TRACKS) == []
     finally:
         await conns[0].execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         for conn in conns:
@@ -48,6 +57,73 @@ def test_the_wheel_ships_the_migrations(tmp_path):
                     "-q", "-w", str(tmp_path), str(ROOT)], check=True)
     (wheel,) = tmp_path.glob("waitpoint-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = sorted(n.rsplit("/", 1)[-1] for n in names if n.startswith("waitpoint/_migrations/"))
-    assert shipped == sorted(m.path.name for m in available_migrations())
+    for track in (ENGINE_TRACK, *RECEIVER_TRACKS):
+        folder = f"{track.package}/{track.folder}/"
+        shipped = sorted(n.removeprefix(folder) for n in names if n.startswith(folder))
+        assert shipped == sorted(m.file.name for m in track.migrations())
     assert "waitpoint/queries/ack_and_fetch_jobs.sql" in names
+    assert "ingest/queries/ingest_events.sql" in names
+
+
+LEGACY_BOOKKEEPING = """
+DROP TABLE {schema}.migrations;
+CREATE TABLE {schema}.migrations (version integer PRIMARY KEY, name text NOT NULL,
+                                  applied_at timestamptz NOT NULL DEFAULT now());
+"""
+
+
+async def _as_before_tracks(conn, schema: str, versions: list[tuple[int, str]]) -> None:
+    """Rewrite the bookkeeping as it was when one list numbered every migration."""
+    await conn.execute(LEGACY_BOOKKEEPING.format(schema=schema))
+    await conn.executemany(f"INSERT INTO {schema}.migrations (version, name) VALUES ($1, $2)",
+                           versions)
+
+
+async def test_a_database_migrated_before_tracks_gains_them_and_needs_nothing(database_url):
+    schema = f"m_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn, schema, RECEIVER_TRACKS)
+        await _as_before_tracks(conn, schema, [(1, "jobs"), (2, "signals"), (3, "events"),
+                                               (4, "workflows"), (5, "ingest_index_lookup")])
+        assert await pending_migrations(conn, schema, RECEIVER_TRACKS) == []  # read as is
+        assert await migrate(conn, schema, RECEIVER_TRACKS) == []
+        rows = await conn.fetch(f"SELECT track, version, name FROM {schema}.migrations "
+                                "ORDER BY track, version")
+        assert [tuple(r) for r in rows] == [
+            ("ingest", 1, "events"), ("ingest", 2, "workflow_deliveries"),
+            ("ingest", 3, "ingest_index_lookup"), ("waitpoint", 1, "jobs"),
+            ("waitpoint", 2, "signals"), ("waitpoint", 3, "workflows")]
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.close()
+
+
+async def test_a_database_from_before_workflows_gets_the_engine_part_first(database_url):
+    schema = f"m_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn, schema, RECEIVER_TRACKS)
+        await _as_before_tracks(conn, schema, [(1, "jobs"), (2, "signals"), (3, "events")])
+        pending = await pending_migrations(conn, schema, RECEIVER_TRACKS)
+        assert [m.label for m in pending] == [
+            "waitpoint/003_workflows", "ingest/002_workflow_deliveries",
+            "ingest/003_ingest_index_lookup"]
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.close()
+
+
+async def test_the_engine_alone_does_not_wait_for_the_receivers_migrations(database_url):
+    schema = f"m_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(database_url)
+    try:
+        applied = await migrate(conn, schema)
+        assert {m.track for m in applied} == {"waitpoint"}
+        async with Waitpoint.client(database_url, schema=schema):
+            pass
+        assert [m.track for m in await pending_migrations(conn, schema, RECEIVER_TRACKS)] == [
+            "ingest"] * 3
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.close()

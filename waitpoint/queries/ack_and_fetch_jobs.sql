@@ -1,6 +1,6 @@
 -- One round trip and one commit per producer cycle: record the outcomes of the jobs that
--- just finished ($5..$10, as in ack_jobs.sql) and claim up to $2 available jobs of queue
--- $1 for producer ($3 node, $4 producer uuid). The two touch disjoint rows: acked jobs
+-- just finished ($5..$10: one array per Ack field, see _ack.ack_arrays) and claim up to
+-- $2 available jobs of queue $1 for producer ($3 node, $4 producer uuid). The two touch disjoint rows: acked jobs
 -- are executing, claimed jobs are available.
 WITH acks AS (
   SELECT * FROM unnest($5::bigint[], $6::text[], $7::double precision[], $8::text[],

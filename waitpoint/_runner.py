@@ -6,19 +6,17 @@ import asyncio
 import time
 import traceback
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
-from . import _codec
+from . import codec
 from ._ack import Ack
+from ._execution import Execution, JobRuntime, current_execution
 from ._job import Job
 from ._results import Cancel, Record, Snooze
-from ._signals import AwaitingSignal, Execution, current_execution
+from ._signals import AwaitingSignal
 from ._worker import default_backoff, resolve_worker
-
-if TYPE_CHECKING:
-    from ._instance import Waitpoint
 
 log = structlog.get_logger("waitpoint.job")
 
@@ -39,17 +37,18 @@ def _worker_for(cls: type) -> Any:
     return instance
 
 
-async def execute(instance: Waitpoint, job: Job) -> Ack | None:
+async def run_job(runtime: JobRuntime, job: Job) -> Ack | None:
     """Run `job`; return its Ack, or None when the job already left executing itself."""
+    assert job.id is not None
     started = time.perf_counter()
     context = dict(id=job.id, worker=job.worker, queue=job.queue, attempt=job.attempt)
     try:
         cls = resolve_worker(job.worker)
     except LookupError as error:
         log.error("job.discarded", **context, error=str(error))
-        return Ack(job.id, "discarded", error=_error_entry(job, f"LookupError: {error}"))  # type: ignore[arg-type]
+        return Ack(job.id, "discarded", error=_error_entry(job, f"LookupError: {error}"))
 
-    token = current_execution.set(Execution(job=job, instance=instance))
+    token = current_execution.set(Execution(job=job, runtime=runtime))
     try:
         result = await _worker_for(cls).process(job)
         ack = _ack_for_result(job, result)
@@ -81,7 +80,7 @@ def _ack_for_result(job: Job, result: Any) -> Ack:
         return Ack(job.id, "scheduled", delay=result.delay, attempt_change=-1)
     if isinstance(result, Record):
         # Raises TypeError/ValueError past the size limit: the attempt fails like any error.
-        return Ack(job.id, "completed", meta={"recorded": _codec.encode_text(result.value)})
+        return Ack(job.id, "completed", meta={"recorded": codec.encode_text(result.value)})
     return Ack(job.id, "completed")
 
 

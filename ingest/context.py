@@ -1,0 +1,103 @@
+"""What the receiver's handlers share, and how they say no.
+
+Handlers raise `Rejection` (status, reason, detail, Retry-After) and fill the request's
+`Handling`; the middleware in ingest.observe turns both into the response, the metrics,
+the log line and the recording, once for every kind of request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+import routing
+from waitpoint import Waitpoint
+
+from .callbacks import CallbackSigner
+from .inbox import Inbox
+from .metrics import Metrics, SourceMetrics
+from .recorder import Recorder
+
+
+@dataclass
+class Receiver:
+    """The app's shared state (kept in one AppKey)."""
+
+    config: routing.RoutingConfig
+    waitpoint: Waitpoint
+    inbox: Inbox
+    metrics: Metrics
+    body_limit: int
+    callbacks: CallbackSigner | None
+    recorder: Recorder | None = None
+
+
+RECEIVER = web.AppKey("receiver", Receiver)
+
+
+@dataclass
+class Handling:
+    """What the middleware reports about one request to a source (or a callback URL):
+    filled by the handler as it goes, so a rejection still says how far it got."""
+
+    source: str
+    metrics: SourceMetrics
+    recorded: bool = True
+    """Whether `--record` writes this request (not callback URLs: their path is a token)."""
+    outcome: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+_HANDLING = web.RequestKey("handling", Handling)
+
+
+def start_handling(request: web.Request, source: str, metrics: SourceMetrics, *,
+                   recorded: bool = True) -> Handling:
+    handling = request[_HANDLING] = Handling(source, metrics, recorded)
+    return handling
+
+
+def handling_of(request: web.Request) -> Handling | None:
+    """The Handling a source or callback handler started; None for other routes."""
+    return request.get(_HANDLING)
+
+
+class Rejection(Exception):
+    """A request refused: nothing was stored (or, for 422, stored as a payload error)."""
+
+    def __init__(self, status: int, reason: str, detail: str = "", *,
+                 retry_after: int | None = None) -> None:
+        super().__init__(f"{status} {reason}: {detail}" if detail else f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.retry_after = retry_after
+
+    def response(self) -> web.Response:
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after else None
+        return error_response(self.status, self.reason, self.detail, headers)
+
+
+def error_response(status: int, reason: str, detail: str = "",
+                   headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": reason, **({"detail": detail} if detail else {})}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def database_unavailable() -> Rejection:
+    """Nothing committed: the provider should send it again."""
+    return Rejection(503, "database_unavailable", retry_after=5)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw body, read once; 413 when it is over `limit` (checked before reading when
+    the length is declared, and while reading when it is not)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise Rejection(413, "too_large", f"the body limit is {limit} bytes")
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise Rejection(413, "too_large", f"the body limit is {limit} bytes") from None

@@ -1,0 +1,108 @@
+"""What the inbox stores: an accepted callback (EventRecord), the signals it delivers
+(Delivery, payloads already encoded), and what each delivery reached (Signalled).
+
+These are the one place where a delivery becomes the JSON that ingest_events() and
+replay_event() read, and where the database's answer becomes Python again.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import routing
+
+Outcome = Literal["routed", "unrouted", "no_target", "payload_error"]
+"""What an event is stored as; a later copy of it answers `duplicate`."""
+
+
+def target_json(target: routing.JobTarget | routing.WorkflowTarget | routing.KeyTarget
+                ) -> dict[str, Any]:
+    """A target as the database (and `waitpoint route`) spell it."""
+    if isinstance(target, routing.JobTarget):
+        return {"jobs": list(target.job_ids)}
+    if isinstance(target, routing.WorkflowTarget):
+        return {"workflow": str(target.workflow_id), "steps": list(target.steps)}
+    return {"key": target.key, "keep_for": target.keep_for}
+
+
+def describe_target(target: routing.JobTarget | routing.WorkflowTarget | routing.KeyTarget
+                    ) -> str:
+    """A target in one short string, for the log line."""
+    if isinstance(target, routing.KeyTarget):
+        return f"key:{target.key}"
+    if isinstance(target, routing.WorkflowTarget):
+        return f"workflow:{target.workflow_id}/" + ",".join(target.steps)
+    return "jobs:" + ",".join(map(str, target.job_ids))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One signal an event delivers: its route, its target and the encoded payload."""
+
+    route: str
+    target: routing.JobTarget | routing.WorkflowTarget | routing.KeyTarget
+    payload: bytes  # erlpack
+
+    def to_json(self) -> dict[str, Any]:
+        return {"route": self.route, **target_json(self.target),
+                "payload": base64.b64encode(self.payload).decode("ascii")}
+
+
+@dataclass(frozen=True, slots=True)
+class Signalled:
+    """What one delivery reached, as the database recorded it on the event."""
+
+    route: str
+    target: dict[str, Any]
+    reached: tuple[int, ...]
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> Signalled:
+        target = {k: v for k, v in entry.items() if k not in ("route", "reached")}
+        return cls(str(entry.get("route", "")), target, tuple(entry.get("reached") or ()))
+
+
+def signals_reached(signalled: Iterable[Signalled]) -> int:
+    return sum(len(entry.reached) for entry in signalled)
+
+
+@dataclass
+class EventRecord:
+    """An accepted callback, as ingest_events() stores it."""
+
+    source: str
+    delivery_id: str
+    body: bytes
+    outcome: Outcome
+    method: str = "POST"
+    path: str = ""
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: Sequence[Delivery] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "delivery_id": self.delivery_id, "method": self.method,
+            "path": self.path, "query": self.query, "headers": self.headers,
+            "body": base64.b64encode(self.body).decode("ascii"), "outcome": self.outcome,
+            "errors": self.errors,
+            "deliveries": [delivery.to_json() for delivery in self.deliveries],
+        }
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The inbox's answer for one event: its id, whether an earlier copy was there, and
+    what its deliveries reached (nothing for a duplicate: the first copy delivered)."""
+
+    event_id: int
+    duplicate: bool
+    signalled: tuple[Signalled, ...]
+
+    @property
+    def reached(self) -> int:
+        return 0 if self.duplicate else signals_reached(self.signalled)

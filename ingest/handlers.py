@@ -1,0 +1,213 @@
+"""The receiver's request handlers, in the order data flows: limit, read, verify, route,
+persist, respond. A refusal is a raised Rejection; the middleware (ingest.observe) turns
+it into the response and does the metrics, the log line and the recording."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import structlog
+from aiohttp import web
+
+import routing
+from waitpoint import codec
+
+from . import handshakes
+from . import verify as verification
+from .context import (
+    RECEIVER,
+    Receiver,
+    Rejection,
+    database_unavailable,
+    read_body,
+    start_handling,
+)
+from .deliveries import prepare
+from .events import Delivery, EventRecord, Stored, describe_target
+from .inbox import DatabaseUnavailable
+from .metrics import SourceMetrics
+
+log = structlog.get_logger("ingest")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REDACTED = "[redacted]"
+URL_SIGNING_SCHEMES = frozenset({"twilio", "custom"})  # `hmac` arrives as custom
+LOG_BODIES = os.environ.get("WAITPOINT_LOG_BODIES") == "1"
+"""Bodies are never logged unless this is switched on (WAITPOINT_LOG_BODIES=1), to debug
+a provider's payloads on a development machine."""
+
+
+@dataclass(frozen=True)
+class SourceRuntime:
+    """What a source's handler computes once rather than per request."""
+
+    source: routing.CompiledSource
+    metrics: SourceMetrics
+    sensitive_headers: frozenset[str]
+
+
+def source_handler(runtime: SourceRuntime) -> Handler:
+    source, metrics = runtime.source, runtime.metrics
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        receiver = request.app[RECEIVER]
+        handling = start_handling(request, source.name, metrics)
+        metrics.received.inc()
+        unsigned = handshakes.before_verification(source, request.query)
+        if unsigned is not None:
+            handling.outcome = "handshake"
+            return unsigned
+        body = await read_body(request, receiver.body_limit)
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        query = dict(request.query)
+        await _verify(request, runtime, body, headers, query)
+        metrics.verified.inc()
+        answer = handshakes.after_verification(source, body)
+        if answer is not None:
+            handling.outcome = "handshake"
+            return answer
+        if LOG_BODIES:
+            log.info("webhook.body", source=source.name, body=body.decode("utf-8", "replace"))
+        callback = routing.Callback(body=body, headers=headers, query=query,
+                                    params=dict(request.match_info))
+        try:
+            result = routing.evaluate(source, callback)
+        except routing.BodyError as error:
+            raise Rejection(400, "malformed_body", str(error)) from None
+        handling.details["delivery_id"] = result.delivery_id
+        prepared = prepare(result)
+        record = EventRecord(
+            source=source.name, delivery_id=result.delivery_id, body=body,
+            outcome=prepared.outcome, method=request.method, path=request.path, query=query,
+            headers={k: (REDACTED if k in runtime.sensitive_headers else v)
+                     for k, v in headers.items()},
+            errors=prepared.errors, deliveries=prepared.deliveries,
+        )
+        stored = await _submit(receiver, record)
+        outcome = "duplicate" if stored.duplicate else record.outcome
+        handling.outcome = outcome
+        handling.details["targets"] = [describe_target(d.target) for d in record.deliveries]
+        if stored.duplicate:
+            metrics.duplicates.inc()
+        elif outcome == "unrouted":
+            metrics.unrouted.inc()
+        metrics.signals.inc(stored.reached)
+        answer_body: dict[str, Any] = {"event_id": stored.event_id, "outcome": outcome,
+                                       "signals": stored.reached,
+                                       "duplicate": stored.duplicate}
+        status = 200 if stored.duplicate else prepared.status
+        if status == 422:
+            handling.reason = "payload_error"
+            answer_body.update(error="payload_error", detail=record.errors[-1]["message"])
+        else:
+            answer_body = handshakes.provider_answer(source, body, answer_body)
+        return web.json_response(answer_body, status=status, headers={
+            "Waitpoint-Event-Id": str(stored.event_id), "Waitpoint-Outcome": outcome})
+
+    return handle
+
+
+async def _verify(request: web.Request, runtime: SourceRuntime, body: bytes,
+                  headers: dict[str, str], query: dict[str, str]) -> None:
+    signed = verification.SignedRequest(body=body, headers=headers,
+                                        url=_public_url(request, runtime.source),
+                                        method=request.method, query=query)
+    try:
+        await verification.verify(signed, runtime.source.verifier)
+    except verification.VerificationError as error:
+        if error.reason == "keys_unavailable":
+            # We could not fetch the provider's keys: our problem, not the sender's. 503
+            # asks the provider to retry, so the callback is not lost.
+            raise Rejection(503, error.reason, retry_after=30) from None
+        raise Rejection(401, error.reason) from None
+
+
+async def _submit(receiver: Receiver, record: EventRecord) -> Stored:
+    """Persist; the answer waits for the commit."""
+    try:
+        return await receiver.inbox.submit(record)
+    except DatabaseUnavailable:
+        raise database_unavailable() from None
+
+
+def subscription_handler(runtime: SourceRuntime) -> Handler:
+    """GET handshakes (Meta, Dropbox): answered here, never stored."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        handling = start_handling(request, runtime.source.name, runtime.metrics,
+                                  recorded=False)
+        response, outcome = handshakes.subscription(runtime.source, request.query)
+        if response.status >= 400:
+            handling.reason = outcome
+        else:
+            handling.outcome = outcome
+        return response
+
+    return handle
+
+
+def callback_handler(metrics: SourceMetrics) -> Handler:
+    """POST to a per-job callback URL: the token in the path is the signature and the
+    target; the body (JSON, form or text) is the payload."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        receiver = request.app[RECEIVER]
+        signer = receiver.callbacks
+        assert signer is not None
+        handling = start_handling(request, "callback", metrics, recorded=False)
+        metrics.received.inc()
+        body = await read_body(request, receiver.body_limit)
+        try:
+            claims = signer.read(request.match_info["token"])
+        except jwt.ExpiredSignatureError:
+            raise Rejection(401, "expired") from None
+        except jwt.PyJWTError:
+            raise Rejection(401, "bad_signature") from None
+        metrics.verified.inc()
+        try:
+            payload = routing.parse_body(body, request.headers.get("content-type"))
+            encoded = codec.encode(payload)
+        except routing.BodyError as error:
+            raise Rejection(400, "malformed_body", str(error)) from None
+        except (TypeError, ValueError) as error:
+            raise Rejection(422, "payload_error", str(error)) from None
+        target: routing.JobTarget | routing.KeyTarget = (
+            routing.KeyTarget(claims["key"]) if "key" in claims
+            else routing.JobTarget((claims["job"],)))
+        record = EventRecord(
+            source="callback",
+            delivery_id=f"{claims['jti']}:{hashlib.sha256(body).hexdigest()}",
+            body=body, outcome="routed", method=request.method, path=signer.path,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            deliveries=[Delivery("callback-url", target, encoded)],
+        )
+        stored = await _submit(receiver, record)
+        if stored.duplicate:
+            outcome = "duplicate"
+        else:
+            outcome = "routed" if stored.reached or "key" in claims else "job_finished"
+        handling.outcome = outcome
+        metrics.signals.inc(stored.reached)
+        return web.json_response({"event_id": stored.event_id, "outcome": outcome,
+                                  "signals": stored.reached, "duplicate": stored.duplicate})
+
+    return handle
+
+
+def _public_url(request: web.Request, source: routing.CompiledSource) -> str:
+    """The URL the provider called, for the schemes that sign it (twilio, {url} in hmac
+    and custom): the configured public URL when the receiver sits behind a proxy."""
+    verifier = source.verifier
+    if verifier.scheme not in URL_SIGNING_SCHEMES:
+        return ""
+    if getattr(verifier, "url", None):
+        return str(verifier.url)
+    base = getattr(verifier, "public_url", None)
+    if base:
+        return str(base).rstrip("/") + request.path_qs
+    return str(request.url)

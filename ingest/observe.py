@@ -1,0 +1,47 @@
+"""The receiver's one middleware: a rejection becomes its response, and every request to
+a source or a callback URL is measured, logged and recorded once, here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from .context import RECEIVER, Rejection, handling_of
+
+log = structlog.get_logger("ingest")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    response: web.StreamResponse
+    try:
+        response = await handler(request)
+    except Rejection as rejection:
+        response = rejection.response()
+        handling = handling_of(request)
+        if handling is not None:
+            handling.reason = rejection.reason
+    handling = handling_of(request)
+    if handling is None:  # /healthz, /metrics, unknown paths
+        return response
+    status = response.status
+    elapsed = time.perf_counter() - started
+    handling.metrics.latency(status).observe(elapsed)
+    if handling.reason is not None:
+        handling.metrics.rejected(handling.reason).inc()
+    recorder = request.app[RECEIVER].recorder
+    if recorder is not None and handling.recorded:
+        await recorder.record(request, handling.source, status,
+                              handling.outcome or handling.reason)
+    context = {"outcome": handling.outcome} if handling.outcome else {}
+    if handling.reason is not None:
+        context["reason"] = handling.reason
+    log.info("webhook", source=handling.source, status=status,
+             duration_ms=round(elapsed * 1000, 2), **context, **handling.details)
+    return response

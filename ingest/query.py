@@ -1,0 +1,102 @@
+"""The receiver's own SQL, one typed method per file of ingest/queries/, and its own
+migration track (ingest/migrations/: the events table and the functions that write it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from waitpoint.schema import MigrationTrack
+from waitpoint.sql import Connectable, SqlFiles
+
+from .events import EventRecord, Signalled, Stored
+
+INGEST_TRACK = MigrationTrack("ingest", "ingest")
+"""Applied by `waitpoint migrate` after the engine's track (events build on jobs)."""
+
+RECEIVER_TRACKS = (INGEST_TRACK,)
+
+
+def _signalled(text: str | None) -> tuple[Signalled, ...]:
+    return tuple(Signalled.from_json(entry) for entry in json.loads(text)) if text else ()
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """One row of ingest_events(): batch position (from 1) and what was stored."""
+
+    item_index: int
+    stored: Stored
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    source: str
+    delivery_id: str
+    outcome: str
+    signalled: tuple[Signalled, ...]
+    errors: list[dict[str, Any]]
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class EventToReplay:
+    id: int
+    source: str
+    delivery_id: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+
+class InboxQuery:
+    """The receiver's statements for one schema."""
+
+    def __init__(self, schema: str) -> None:
+        self._sql = SqlFiles("ingest", "queries", schema)
+        self.schema = self._sql.schema
+
+    async def ingest_events(self, conn: Connectable,
+                            events: Sequence[EventRecord]) -> list[Ingested]:
+        """Store a batch in one statement: events (deduplicated), signals, wake-ups."""
+        rows = await conn.fetch(self._sql["ingest_events"],
+                                json.dumps([event.to_json() for event in events]))
+        return [Ingested(row["item_index"], Stored(row["event_id"], row["is_duplicate"],
+                                                   _signalled(row["signalled"])))
+                for row in rows]
+
+    async def get_event(self, conn: Connectable, event_id: int) -> StoredEvent | None:
+        row = await conn.fetchrow(self._sql["get_event"], event_id)
+        if row is None:
+            return None
+        return StoredEvent(id=row["id"], source=row["source"], delivery_id=row["delivery_id"],
+                           outcome=row["outcome"], signalled=_signalled(row["signals"]),
+                           errors=json.loads(row["errors"]), headers=json.loads(row["headers"]),
+                           body=bytes(row["body"]))
+
+    async def events_to_replay(self, conn: Connectable, *, source: str | None,
+                               since: datetime | None, outcome: str | None,
+                               ids: Sequence[int] | None) -> list[EventToReplay]:
+        rows = await conn.fetch(self._sql["events_to_replay"], source, since, outcome,
+                                list(ids) if ids else None)
+        return [EventToReplay(id=row["id"], source=row["source"],
+                              delivery_id=row["delivery_id"], path=row["path"],
+                              query=json.loads(row["query"]), headers=json.loads(row["headers"]),
+                              body=bytes(row["body"])) for row in rows]
+
+    async def replay_event(self, conn: Connectable, *, event_id: int, record: EventRecord,
+                           force: bool) -> tuple[Signalled, ...] | None:
+        """Deliver `record`'s deliveries for a stored event again and store its new outcome;
+        None when the event already signalled someone and `force` is false."""
+        signalled = await conn.fetchval(
+            self._sql["replay_event"], event_id,
+            json.dumps([delivery.to_json() for delivery in record.deliveries]),
+            record.outcome, json.dumps(record.errors), force)
+        return None if signalled is None else _signalled(signalled)

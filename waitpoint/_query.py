@@ -1,0 +1,224 @@
+"""The engine's SQL, one typed method per file of queries/: the only module that runs it.
+
+Every other part of the engine gets a `Query` (and a pool or connection) and calls these
+methods with named, typed arguments; no positional `$n` arguments leave this module.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from ._ack import Ack, ack_arrays
+from ._job import Job
+from .sql import Connectable, SqlFiles
+
+WorkflowState = Literal["pending", "executing", "completed", "cancelled", "discarded"]
+Channel = Literal["jobs", "signals", "cancel"]
+WORKFLOW_COUNTED_STATES = ("available", "scheduled", "suspended", "executing", "retryable",
+                           "completed", "discarded", "cancelled")
+
+FOREVER_SECONDS = 10 * 365 * 86_400.0
+"""How long a keyed signal nobody waits for is kept when the caller gives no `keep_for`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """A signal consumed for a waiting call (payload None: none was there), and the
+    database's clock, against which deadlines are checked."""
+
+    payload: bytes | None
+    db_now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Rescued:
+    id: int
+    state: Literal["available", "discarded"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    jobs: int
+    signals: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerBeat:
+    uuid: uuid.UUID
+    node: str
+    queue: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRow:
+    """One (sub-)workflow of workflow_status.sql, root first."""
+
+    id: int
+    name: str | None
+    parent_id: int | None
+    state: WorkflowState
+    counts: dict[str, int]
+    inserted_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    db_now: datetime
+
+
+class Query:
+    """The engine's statements for one schema."""
+
+    def __init__(self, schema: str) -> None:
+        self._sql = SqlFiles("waitpoint", "queries", schema, fragment_files=("job_columns",))
+        self.schema = self._sql.schema
+
+    def channel(self, name: Channel) -> str:
+        return f"{self.schema}_{name}"
+
+    # jobs -----------------------------------------------------------------------------
+
+    async def insert_jobs(self, conn: Connectable, jobs: Sequence[Job]) -> list[Job]:
+        """Insert in one round trip; returns the rows in input order, `extra` carried over."""
+        payload = json.dumps([job.insert_fields() for job in jobs])
+        records = await conn.fetch(self._sql["insert_jobs"], payload)
+        return [Job.from_record(record, job.extra)
+                for record, job in zip(records, jobs, strict=True)]
+
+    async def get_job(self, conn: Connectable, job_id: int) -> Job | None:
+        record = await conn.fetchrow(self._sql["get_job"], job_id)
+        return None if record is None else Job.from_record(record)
+
+    async def list_jobs(self, conn: Connectable, *, state: str | None, queue: str | None,
+                        limit: int) -> list[Job]:
+        records = await conn.fetch(self._sql["list_jobs"], state, queue, limit)
+        return [Job.from_record(record) for record in records]
+
+    async def cancel_job(self, conn: Connectable, job_id: int) -> bool:
+        return await conn.fetchrow(self._sql["cancel_job"], job_id) is not None
+
+    async def retry_job(self, conn: Connectable, job_id: int) -> Job | None:
+        record = await conn.fetchrow(self._sql["retry_job"], job_id)
+        return None if record is None else Job.from_record(record)
+
+    async def resume_job(self, conn: Connectable, job_id: int) -> Job | None:
+        record = await conn.fetchrow(self._sql["resume_job"], job_id)
+        return None if record is None else Job.from_record(record)
+
+    async def ack_and_fetch_jobs(self, conn: Connectable, *, queue: str, demand: int,
+                                 node: str, producer: uuid.UUID,
+                                 acks: Sequence[Ack]) -> list[Job]:
+        records = await conn.fetch(self._sql["ack_and_fetch_jobs"], queue, demand, node,
+                                   str(producer), *ack_arrays(acks))
+        return [Job.from_record(record) for record in records]
+
+    async def stage_jobs(self, conn: Connectable, *, limit: int) -> None:
+        await conn.execute(self._sql["stage_jobs"], limit)
+
+    async def rescue_jobs(self, conn: Connectable, *, silent_for: float) -> list[Rescued]:
+        rows = await conn.fetch(self._sql["rescue_jobs"], silent_for)
+        return [Rescued(row["id"], row["state"]) for row in rows]
+
+    async def prune_jobs(self, conn: Connectable, *, older_than: float, limit: int) -> Pruned:
+        row = await conn.fetchrow(self._sql["prune_jobs"], older_than, limit)
+        return Pruned(jobs=row["jobs"], signals=row["signals"])
+
+    # nodes ----------------------------------------------------------------------------
+
+    async def elect_leader(self, conn: Connectable, *, name: str, node: str,
+                           ttl: float) -> str | None:
+        """The node holding leadership now (None while another node's term runs)."""
+        holder: str | None = await conn.fetchval(self._sql["elect_leader"], name, node, ttl)
+        return holder
+
+    async def resign_leader(self, conn: Connectable, *, name: str, node: str) -> None:
+        await conn.execute(self._sql["resign_leader"], name, node)
+
+    async def heartbeat_producers(self, conn: Connectable,
+                                  producers: Sequence[ProducerBeat]) -> None:
+        await conn.execute(self._sql["heartbeat_producers"], [p.uuid for p in producers],
+                           [p.node for p in producers], [p.queue for p in producers],
+                           [p.limit for p in producers])
+
+    async def delete_producers(self, conn: Connectable, uuids: Sequence[uuid.UUID]) -> None:
+        await conn.execute(self._sql["delete_producers"], list(uuids))
+
+    # signals --------------------------------------------------------------------------
+
+    async def signal_jobs(self, conn: Connectable, *, job_ids: Sequence[int], payload: bytes,
+                          source: str | None) -> list[int]:
+        reached = await conn.fetchval(self._sql["signal_jobs"], list(job_ids), payload, source)
+        return list(reached)
+
+    async def signal_key(self, conn: Connectable, *, key: str, payload: bytes,
+                         source: str | None, keep_for: float | None) -> list[int]:
+        reached = await conn.fetchval(self._sql["signal_key"], key, payload, source,
+                                      FOREVER_SECONDS if keep_for is None else keep_for)
+        return list(reached)
+
+    async def consume_signal(self, conn: Connectable, *, job_id: int, call: int,
+                             key: str | None) -> Consumed:
+        row = await conn.fetchrow(self._sql["consume_signal"], job_id, call, key, True)
+        return Consumed(row["payload"], row["db_now"])
+
+    async def snooze_for_signal(self, conn: Connectable, *, job_id: int, call: int,
+                                key: str | None, wait_for: float | None) -> bytes | None:
+        """Snooze the job for call `call`, unless a signal is there: then its payload."""
+        row = await conn.fetchrow(self._sql["snooze_for_signal"], job_id, call, key, wait_for)
+        payload: bytes | None = row["payload"]
+        return payload
+
+    async def record_signal_timeout(self, conn: Connectable, *, job_id: int,
+                                    call: int) -> None:
+        await conn.execute(self._sql["record_signal_timeout"], job_id, call)
+
+    # workflows ------------------------------------------------------------------------
+
+    async def insert_workflow(self, conn: Connectable, *, name: str | None,
+                              unique: bool) -> int | None:
+        """The new workflow's id; None when a unique one of that name is still running."""
+        workflow_id: int | None = await conn.fetchval(self._sql["insert_workflow"], name,
+                                                      unique)
+        return workflow_id
+
+    async def insert_sub_workflow(self, conn: Connectable, *, name: str, parent_id: int) -> int:
+        sub_id: int = await conn.fetchval(self._sql["insert_sub_workflow"], name, parent_id)
+        return sub_id
+
+    async def workflow_exists(self, conn: Connectable, workflow_id: int) -> bool:
+        return bool(await conn.fetchval(self._sql["workflow_exists"], workflow_id))
+
+    async def workflow_names(self, conn: Connectable, workflow_id: int) -> set[str]:
+        rows = await conn.fetch(self._sql["workflow_names"], workflow_id)
+        return {row["name"] for row in rows}
+
+    async def resolve_steps(self, conn: Connectable, job_ids: Sequence[int]) -> None:
+        await conn.execute(self._sql["resolve_steps"], list(job_ids))
+
+    async def signal_workflow(self, conn: Connectable, *, workflow_id: int,
+                              steps: Sequence[str], payload: bytes,
+                              source: str | None) -> list[int]:
+        reached = await conn.fetchval(self._sql["signal_workflow"], workflow_id, list(steps),
+                                      payload, source)
+        return list(reached)
+
+    async def workflow_status(self, conn: Connectable, workflow_id: int) -> list[WorkflowRow]:
+        rows = await conn.fetch(self._sql["workflow_status"], workflow_id)
+        return [WorkflowRow(
+            id=row["id"], name=row["name"], parent_id=row["parent_id"], state=row["state"],
+            counts={state: row[state] for state in WORKFLOW_COUNTED_STATES},
+            inserted_at=row["inserted_at"], started_at=row["started_at"],
+            finished_at=row["finished_at"], db_now=row["db_now"],
+        ) for row in rows]
+
+    async def repair_workflows(self, conn: Connectable, *, settled_for: float) -> int:
+        repaired: int = await conn.fetchval(self._sql["repair_workflows"], settled_for)
+        return repaired
+
+    async def prune_workflows(self, conn: Connectable) -> int:
+        pruned: int = await conn.fetchval(self._sql["prune_workflows"])
+        return pruned

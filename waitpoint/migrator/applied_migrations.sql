@@ -1,0 +1,1 @@
+SELECT track, version, name, applied_at FROM {schema}.migrations

@@ -1,0 +1,144 @@
+"""Migrations: numbered .sql files in ordered tracks, applied once each, safely from
+several processes.
+
+A track is one package's own list (the engine's `waitpoint` track; the receiver brings
+`ingest`). `migrate()` applies the engine's track first, then the others in the order
+given, under one advisory lock per schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+import asyncpg
+import structlog
+
+from ._errors import MigrationError
+from .sql import SqlFiles, check_schema, render
+
+log = structlog.get_logger("waitpoint.migrate")
+_NAME = re.compile(r"^(\d+)_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    track: str
+    version: int
+    name: str
+    file: Traversable
+
+    @property
+    def label(self) -> str:
+        return f"{self.track}/{self.version:03d}_{self.name}"
+
+
+@dataclass(frozen=True)
+class MigrationTrack:
+    """The migrations shipped in `package`'s `folder`, numbered NNN_description.sql."""
+
+    name: str
+    package: str
+    folder: str = "migrations"
+
+    def migrations(self) -> list[Migration]:
+        directory = resources.files(self.package) / self.folder
+        found = []
+        for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+            if not entry.name.endswith(".sql"):
+                continue
+            match = _NAME.match(entry.name)
+            if not match:
+                raise MigrationError(f"{self.package}/{self.folder}/{entry.name}: migration "
+                                     "files are named NNN_description.sql")
+            found.append(Migration(self.name, int(match[1]), match[2], entry))
+        versions = [m.version for m in found]
+        if len(set(versions)) != len(versions):
+            raise MigrationError(f"{self.package}/{self.folder}: two migrations share a number")
+        return found
+
+
+ENGINE_TRACK = MigrationTrack("waitpoint", "waitpoint")
+
+
+def _ordered(tracks: Sequence[MigrationTrack]) -> list[MigrationTrack]:
+    """The engine's track first (the others build on its tables), each track once."""
+    ordered = [ENGINE_TRACK]
+    for track in tracks:
+        if track not in ordered:
+            ordered.append(track)
+    return ordered
+
+
+def available_migrations(tracks: Sequence[MigrationTrack] = ()) -> list[Migration]:
+    return [m for track in _ordered(tracks) for m in track.migrations()]
+
+
+def _bookkeeping(schema: str) -> SqlFiles:
+    return SqlFiles("waitpoint", "migrator", schema)
+
+
+async def applied_versions(conn: asyncpg.Connection, schema: str) -> set[tuple[str, int]]:
+    """(track, version) of every applied migration; read as tracks even from a
+    bookkeeping table made before tracks (without changing it)."""
+    sql = _bookkeeping(check_schema(schema))
+    columns = {row["name"] for row in await conn.fetch(sql["migrations_columns"])}
+    if not columns:
+        return set()
+    statement = "applied_migrations" if "track" in columns else "legacy_applied_migrations"
+    return {(row["track"], row["version"]) for row in await conn.fetch(sql[statement])}
+
+
+async def pending_migrations(conn: asyncpg.Connection, schema: str,
+                             tracks: Sequence[MigrationTrack] = ()) -> list[Migration]:
+    done = await applied_versions(conn, schema)
+    return [m for m in available_migrations(tracks) if (m.track, m.version) not in done]
+
+
+async def migrate(conn: asyncpg.Connection, schema: str = "waitpoint",
+                  tracks: Sequence[MigrationTrack] = ()) -> list[Migration]:
+    """Apply the pending migrations of the engine and of `tracks`; returns those applied
+    by this call. Each migration runs in its own transaction."""
+    sql = _bookkeeping(check_schema(schema))
+    await conn.execute(sql["lock_migrations"])
+    try:
+        await _add_tracks_to_old_bookkeeping(conn, sql)
+        await conn.execute(sql["create_migrations_table"])
+        applied = []
+        for migration in await pending_migrations(conn, schema, tracks):
+            statements = render(migration.file.read_text(encoding="utf-8"), schema)
+            async with conn.transaction():
+                await conn.execute(statements)
+                await conn.execute(sql["record_migration"], migration.track,
+                                   migration.version, migration.name, None)
+            log.info("migration.applied", schema=schema, migration=migration.label)
+            applied.append(migration)
+        return applied
+    finally:
+        await conn.execute(sql["unlock_migrations"])
+
+
+async def _add_tracks_to_old_bookkeeping(conn: asyncpg.Connection, sql: SqlFiles) -> None:
+    columns = {row["name"] for row in await conn.fetch(sql["migrations_columns"])}
+    if not columns or "track" in columns:
+        return
+    async with conn.transaction():
+        rows = await conn.fetch(sql["legacy_applied_migrations"])
+        await conn.execute(sql["add_migration_tracks"])
+        await conn.executemany(sql["record_migration"],
+                               [(r["track"], r["version"], r["name"], r["applied_at"])
+                                for r in rows])
+    log.info("migration.tracks_added", schema=sql.schema, rows=len(rows))
+
+
+async def ensure_current(conn: asyncpg.Connection, schema: str,
+                         tracks: Sequence[MigrationTrack] = ()) -> None:
+    pending = await pending_migrations(conn, schema, tracks)
+    if pending:
+        names = ", ".join(m.label for m in pending)
+        raise MigrationError(
+            f"schema {schema!r} is missing migrations ({names}): run `waitpoint migrate`"
+        )

@@ -1,0 +1,73 @@
+"""SQL files: each statement is a `.sql` file of a package's folder, rendered for a schema.
+
+The engine's typed query class (`waitpoint._query.Query`) and the receiver's
+(`ingest.query.InboxQuery`) are built on this, so every statement can be read, reviewed
+and tested on its own, and the schema name is checked once before it enters SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+
+import asyncpg
+
+Connectable = asyncpg.Connection | asyncpg.Pool
+"""Where a statement runs: a pooled call, or a connection (inside the caller's transaction)."""
+
+SCHEMA_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+
+
+def check_schema(schema: str) -> str:
+    """Schema names go into SQL text and channel names, so only plain identifiers pass."""
+    if not isinstance(schema, str) or not SCHEMA_PATTERN.match(schema):
+        raise ValueError(
+            f"schema: {schema!r} must be a lower-case identifier (letters, digits, _; "
+            "at most 40 characters)"
+        )
+    return schema
+
+
+def strip_comments(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+
+
+def render(sql: str, schema: str, fragments: Mapping[str, str] | None = None) -> str:
+    """`{schema}` and each `{fragment}` replaced; the schema is checked first."""
+    for name, text in (fragments or {}).items():
+        sql = sql.replace("{" + name + "}", text)
+    return sql.replace("{schema}", check_schema(schema))
+
+
+@cache
+def read_sql_files(package: str, folder: str) -> Mapping[str, str]:
+    """{name: text} of every `<folder>/<name>.sql` shipped inside `package`."""
+    directory = resources.files(package) / folder
+    return {
+        entry.name.removesuffix(".sql"): entry.read_text(encoding="utf-8")
+        for entry in directory.iterdir()
+        if entry.name.endswith(".sql")
+    }
+
+
+class SqlFiles:
+    """The rendered statements of one folder, by file name.
+
+    `fragment_files` are pieces other statements include as `{name}` (a column list),
+    not statements of their own.
+    """
+
+    def __init__(self, package: str, folder: str, schema: str,
+                 fragment_files: tuple[str, ...] = ()) -> None:
+        raw = dict(read_sql_files(package, folder))
+        fragments = {name: strip_comments(raw.pop(name)).strip() for name in fragment_files}
+        self.schema = check_schema(schema)
+        self._rendered = {name: render(sql, schema, fragments) for name, sql in raw.items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._rendered[name]
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._rendered)
