@@ -51,12 +51,14 @@ def create_app(config: routing.RoutingConfig, waitpoint: Waitpoint, *,
         await inbox.stop()
 
     app.cleanup_ctx.append(inbox_lifecycle)
+    keys = verification.KeyCache()  # provider keys (JWKS, Plaid), shared by this app's sources
     for source in config.sources.values():
         if source.scheme == "none":
             log.warning("source.insecure", source=source.name,
                         hint="requests to this source are not verified (insecure: true)")
-        runtime = SourceRuntime(source, SourceMetrics(metrics, source.name),
-                                verification.sensitive_headers(source.verifier))
+        verifier = verification.build_verifier(source.verifier, keys)
+        runtime = SourceRuntime(source, SourceMetrics(metrics, source.name), verifier,
+                                verification.sensitive_headers(verifier))
         app.router.add_post(source.path, source_handler(runtime), name=f"source-{source.name}")
         if source.scheme in handshakes.GET_HANDSHAKES:
             app.router.add_get(source.path, subscription_handler(runtime))

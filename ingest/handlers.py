@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,7 @@ class SourceRuntime:
 
     source: routing.CompiledSource
     metrics: SourceMetrics
+    verifier: verification.Verifier[Any]
     sensitive_headers: frozenset[str]
 
 
@@ -118,7 +120,7 @@ async def _verify(request: web.Request, runtime: SourceRuntime, body: bytes,
                                         url=_public_url(request, runtime.source),
                                         method=request.method, query=query)
     try:
-        await verification.verify(signed, runtime.source.verifier)
+        await runtime.verifier.verify(signed, time.time())
     except verification.VerificationError as error:
         if error.reason == "keys_unavailable":
             # We could not fetch the provider's keys: our problem, not the sender's. 503

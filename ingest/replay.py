@@ -49,8 +49,9 @@ def resign(recording: Recording, source: routing.CompiledSource, public_url: str
     source's scheme. Public-key schemes (Discord, SendGrid, Plaid, JWT) need the private
     key matching the config's public key: `signing_key`."""
     options = source.verifier
-    headers = {k: v for k, v in recording.headers.items()
-               if k not in verification.sensitive_headers(options)}
+    verifier = verification.build_verifier(options)
+    sensitive = verification.sensitive_headers(verifier)
+    headers = {k: v for k, v in recording.headers.items() if k not in sensitive}
     now = int(time.time())
     message_id = headers.get("webhook-id") or headers.get("svix-id")
     extra: dict[str, Any] = {"timestamp": now, "url": public_url}
@@ -63,8 +64,8 @@ def resign(recording: Recording, source: routing.CompiledSource, public_url: str
         kid = _recorded_kid(recording)
         if kid:
             extra["kid"] = kid
-    body = verification.refresh_body(options, recording.raw_body, now)
-    signed = verification.sign(options, body, **extra)
+    body = verifier.refresh_body(recording.raw_body, now)
+    signed = verifier.sign(body, **extra)
     return {**headers, **{k.lower(): v for k, v in signed.items()}}, body
 
 

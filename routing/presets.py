@@ -73,14 +73,21 @@ def _google_oidc(spec: Any) -> JwtScheme:
 
 _PRESET_LIST = [
     Preset("stripe", "Stripe", "HMAC-SHA256 of '<t>.<body>', several v1 entries",
-           ("Stripe-Signature",), "body.id", tolerance=300),
+           ("Stripe-Signature",), "body.id", None, 300,
+           _custom(header="Stripe-Signature", signed_content="{timestamp}.{body}",
+                   pairs=SignaturePairs(separator=",", timestamp="t", signature="v1"))),
     Preset("github", "GitHub", "HMAC-SHA256 of the body, 'sha256=' hex",
-           ("X-Hub-Signature-256",), "headers['x-github-delivery']"),
+           ("X-Hub-Signature-256",), "headers['x-github-delivery']", None, None,
+           _custom(header="X-Hub-Signature-256", prefix="sha256=")),
     Preset("slack", "Slack", "HMAC-SHA256 of 'v0:<timestamp>:<body>'",
-           ("X-Slack-Signature", "X-Slack-Request-Timestamp"),
-           handshake="url_verification: echoes challenge (after the signature)", tolerance=300),
+           ("X-Slack-Signature", "X-Slack-Request-Timestamp"), None,
+           "url_verification: echoes challenge (after the signature)", 300,
+           _custom(header="X-Slack-Signature", prefix="v0=",
+                   timestamp_header="X-Slack-Request-Timestamp",
+                   signed_content="v0:{timestamp}:{body}")),
     Preset("shopify", "Shopify", "HMAC-SHA256 of the body, base64",
-           ("X-Shopify-Hmac-Sha256",), "headers['x-shopify-webhook-id']"),
+           ("X-Shopify-Hmac-Sha256",), "headers['x-shopify-webhook-id']", None, None,
+           _custom(header="X-Shopify-Hmac-Sha256", encoding="base64")),
     Preset("twilio", "Twilio", "HMAC-SHA1 of the public URL + sorted form params "
            "(JSON: bodySHA256 in the URL)", ("X-Twilio-Signature",),
            "headers['i-twilio-idempotency-token']"),
@@ -177,15 +184,14 @@ SCHEMES: tuple[str, ...] = tuple(PRESETS)
 
 
 def verifier_options(spec: Any) -> Any:
-    """The options the verifier runs with: a preset's recipe applied, or the spec itself."""
-    recipe = PRESETS[spec.scheme].recipe
-    return spec if recipe is None else recipe(spec)
-
-
-def default_tolerance(spec: Any) -> int | None:
-    """The tolerance in force for a spec: its own, else its preset's."""
-    own = getattr(spec, "tolerance", None)
-    return own if own is not None else PRESETS[spec.scheme].tolerance
+    """The options the verifier runs with: a preset's recipe applied, or the spec itself
+    with the preset's default tolerance when it sets none (the one place it is filled)."""
+    preset = PRESETS[spec.scheme]
+    if preset.recipe is not None:
+        return preset.recipe(spec)
+    if "tolerance" in type(spec).model_fields and spec.tolerance is None:
+        return spec.model_copy(update={"tolerance": preset.tolerance})
+    return spec
 
 
 DEFAULT_DELIVERY_ID = {p.name: p.delivery_id for p in _PRESET_LIST if p.delivery_id}

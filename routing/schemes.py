@@ -31,12 +31,6 @@ class _Scheme(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StripeScheme(_Scheme):
-    scheme: Literal["stripe"]
-    secrets: Secrets
-    tolerance: Tolerance = 300
-
-
 class SecretScheme(_Scheme):
     """Presets configured by their signing secrets alone (the secret is all that differs)."""
 
@@ -45,17 +39,11 @@ class SecretScheme(_Scheme):
     secrets: Secrets
 
 
-class SlackScheme(_Scheme):
-    scheme: Literal["slack"]
-    secrets: Secrets
-    tolerance: Tolerance = 300
-
-
 class TimedSecretScheme(_Scheme):
     """Presets whose signature carries a time; each has its provider's own default
     tolerance (routing.presets), used when the config does not set one."""
 
-    scheme: Literal["zoom", "linear", "paddle", "calendly", "mailgun"]
+    scheme: Literal["stripe", "slack", "zoom", "linear", "paddle", "calendly", "mailgun"]
     secrets: Secrets
     tolerance: Tolerance | None = None
 
@@ -73,7 +61,8 @@ class StandardScheme(_Scheme):
 
     scheme: Literal["standard", "svix", "clerk", "resend", "openai"]
     secrets: Secrets
-    tolerance: Tolerance = 300
+    tolerance: Tolerance | None = Field(
+        default=None, description="Seconds; the preset's default (300) when not set.")
 
 
 class MetaScheme(_Scheme):
@@ -99,7 +88,7 @@ class PublicKeyScheme(_Scheme):
 
     scheme: Literal["discord", "sendgrid"]
     public_key: str
-    tolerance: Tolerance = 300
+    tolerance: Tolerance | None = None
 
     @field_validator("public_key")
     @classmethod
@@ -290,7 +279,7 @@ class NoneScheme(_Scheme):
 
 
 VerifySpec = Annotated[
-    StripeScheme | SecretScheme | SlackScheme | TimedSecretScheme | TwilioScheme
+    SecretScheme | TimedSecretScheme | TwilioScheme
     | StandardScheme | MetaScheme | SquareScheme | PublicKeyScheme | PlaidScheme
     | GooglePubsubScheme | HmacScheme | CustomScheme | JwtScheme | NoneScheme,
     Field(discriminator="scheme"),

@@ -1,52 +1,47 @@
-"""Signature verification: one module per verifier, found through one registry.
+"""Signature verification: a few verifiers, and every provider preset a configuration of
+one of them (routing.presets turns a source's `verify` into the options it runs with).
 
-Each module has `verify(request, options, now)` (raises VerificationError) and
-`sign(options, body, ...)` (the headers the provider would send, for replay and tests);
-a module may add `async prepare(request, options)` for work that needs IO (key fetches)
-and `refresh_body(options, body, timestamp)` when the provider signs a time carried in
-the body. `options` is what routing.presets.verifier_options() made of the source's
-`verify` (CompiledSource.verifier): presets built on a generic verifier arrive as its
-options, so the registry is keyed by what options.scheme says.
+- custom: HMAC / Ed25519 / ECDSA / shared token over a described layout (Stripe, GitHub,
+  Slack, Shopify, Zoom, Meta, Square, Paddle, Discord, SendGrid, ... and `scheme: hmac`);
+- standard: Standard Webhooks (Svix, Clerk, Resend, OpenAI);
+- twilio: URL + sorted form parameters; jwt: JWTs (Google Pub/Sub's OIDC tokens);
+- mailgun and msgraph: the proof travels in the body; plaid: JWT keys from Plaid's API.
+
+`build_verifier(spec, keys)` gives a source its `Verifier` once; `verify()`, `sign()` and
+`refresh_body()` here take a spec as written in a config, for replay and tests.
 """
 
 from __future__ import annotations
 
 import time
-from types import ModuleType
 from typing import Any
 
 from routing.presets import verifier_options
 
-from . import (
-    custom,
-    github,
-    jwt,
-    mailgun,
-    msgraph,
-    none,
-    plaid,
-    shopify,
-    slack,
-    standard,
-    stripe,
-    twilio,
-)
 from ._base import SignedRequest, VerificationError
+from ._verifier import Verifier
+from .custom import CustomVerifier
+from .jwt import JwtVerifier
+from .keys import KeyCache
+from .mailgun import MailgunVerifier
+from .msgraph import MsGraphVerifier
+from .none import NoVerifier
+from .plaid import PlaidVerifier
+from .standard import StandardVerifier
+from .twilio import TwilioVerifier
 
-VERIFIERS: dict[str, ModuleType] = {
-    "stripe": stripe,
-    "github": github,
-    "slack": slack,
-    "shopify": shopify,
-    "twilio": twilio,
-    **dict.fromkeys(("standard", "svix", "clerk", "resend", "openai"), standard),
-    "mailgun": mailgun,
-    "msgraph": msgraph,
-    "plaid": plaid,
-    "custom": custom,
-    "jwt": jwt,
-    "none": none,
+VERIFIERS: dict[str, type[Verifier[Any]]] = {
+    "custom": CustomVerifier,
+    "twilio": TwilioVerifier,
+    **dict.fromkeys(("standard", "svix", "clerk", "resend", "openai"), StandardVerifier),
+    "mailgun": MailgunVerifier,
+    "msgraph": MsGraphVerifier,
+    "plaid": PlaidVerifier,
+    "jwt": JwtVerifier,
+    "none": NoVerifier,
 }
+"""The verifier for each scheme that verifier options can name (presets arrive as the
+options of the verifier they are built on)."""
 
 # Header values that must never be stored or logged.
 SIGNATURE_HEADERS = frozenset({
@@ -57,36 +52,31 @@ SIGNATURE_HEADERS = frozenset({
 })
 
 
-async def verify(request: SignedRequest, options: Any, now: float | None = None) -> None:
-    """Verify with a source's verifier options, or with a `verify` spec as written in a
-    config (a preset is expanded first; the receiver passes CompiledSource.verifier)."""
-    options = verifier_options(options)
-    module = VERIFIERS[options.scheme]
-    prepare = getattr(module, "prepare", None)
-    if prepare is not None:
-        await prepare(request, options)
-    module.verify(request, options, time.time() if now is None else now)
+def build_verifier(spec: Any, keys: KeyCache | None = None) -> Verifier[Any]:
+    """The verifier of a source's `verify` spec (or of verifier options already made)."""
+    options = verifier_options(spec)
+    return VERIFIERS[options.scheme](options, keys or KeyCache())
 
 
-def sign(options: Any, body: bytes, **kwargs: Any) -> dict[str, str]:
-    options = verifier_options(options)
-    return VERIFIERS[options.scheme].sign(options, body, **kwargs)
+async def verify(request: SignedRequest, spec: Any, now: float | None = None, *,
+                 keys: KeyCache | None = None) -> None:
+    """Verify one request with a spec; pass `keys` to keep fetched keys between calls."""
+    await build_verifier(spec, keys).verify(request, time.time() if now is None else now)
 
 
-def refresh_body(options: Any, body: bytes, timestamp: int) -> bytes:
+def sign(spec: Any, body: bytes, **kwargs: Any) -> dict[str, str]:
+    return build_verifier(spec).sign(body, **kwargs)
+
+
+def refresh_body(spec: Any, body: bytes, timestamp: int) -> bytes:
     """The body to re-sign: unchanged unless the provider signs a time inside it."""
-    options = verifier_options(options)
-    refresh = getattr(VERIFIERS[options.scheme], "refresh_body", None)
-    return body if refresh is None else refresh(options, body, timestamp)
+    return build_verifier(spec).refresh_body(body, timestamp)
 
 
-def sensitive_headers(options: Any) -> frozenset[str]:
+def sensitive_headers(verifier: Verifier[Any]) -> frozenset[str]:
     """Headers to redact for a source: the well-known ones plus the scheme's own."""
-    options = verifier_options(options)
-    header = getattr(options, "header", None) or ()
-    extra = (header,) if isinstance(header, str) else tuple(header)
-    return SIGNATURE_HEADERS | {h.lower() for h in extra if h}
+    return SIGNATURE_HEADERS | {h.lower() for h in verifier.header_names() if h}
 
 
-__all__ = ["VERIFIERS", "SignedRequest", "VerificationError", "refresh_body",
-           "sensitive_headers", "sign", "verify"]
+__all__ = ["VERIFIERS", "KeyCache", "SignedRequest", "VerificationError", "Verifier",
+           "build_verifier", "refresh_body", "sensitive_headers", "sign", "verify"]

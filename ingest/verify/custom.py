@@ -32,6 +32,7 @@ from ._base import (
     matches_any,
     secret_values,
 )
+from ._verifier import Verifier
 
 _PLACEHOLDER = re.compile(r"\{(body|timestamp|id|url)\}")
 
@@ -125,44 +126,6 @@ def _encode(digest: bytes, encoding: str) -> str:
     return digest.hex() if encoding == "hex" else b64(digest)
 
 
-def verify(request: SignedRequest, options: CustomScheme, now: float) -> None:
-    signatures, pair_timestamp = _entries(request, options)
-    if options.algorithm == "token":
-        expected = [secret.encode() for secret in secret_values(options)]
-        if not matches_any(expected, [s.encode() for s in signatures]):
-            raise VerificationError("bad_signature", "the token does not match")
-        return
-    timestamp = _timestamp(request, options, pair_timestamp)
-    _check_time(request, options, timestamp, now)
-    content = _content(options.signed_content, {
-        "body": request.body, "timestamp": timestamp.encode(), "url": request.url.encode(),
-        "id": request.require(options.id_header).encode() if options.id_header else b""})
-    if options.public_key:
-        decoded = [d for s in signatures if (d := _decode(s, options.encoding)) is not None]
-        if not any(_public_key_verifies(options, d, content) for d in decoded):
-            raise VerificationError("bad_signature")
-        return
-    algorithm = options.algorithm.removeprefix("hmac-")
-    expected = [_encode(hmac_digest(s.encode(), content, algorithm), options.encoding).encode()
-                for s in secret_values(options)]
-    candidates = [s.encode() for s in signatures]
-    if options.encoding == "hex":
-        candidates += [s.lower().encode() for s in signatures]
-    if not matches_any(expected, candidates):
-        raise VerificationError("bad_signature")
-
-
-def refresh_body(options: CustomScheme, body: bytes, timestamp: int) -> bytes:
-    """The body with its send time set to `timestamp`, for schemes that sign a time carried
-    in the body (Linear): a re-signed replay must carry a fresh one."""
-    if not options.timestamp_field:
-        return body
-    value = timestamp * (1000 if options.timestamp_unit == "ms" else 1)
-    pattern = re.compile(rb'("' + re.escape(options.timestamp_field.encode()) + rb'"\s*:\s*)'
-                         rb'"?\d+(\.\d+)?"?')
-    return pattern.sub(lambda m: m.group(1) + str(value).encode(), body, count=1)
-
-
 def _private_key(private_key: Any) -> Any:
     if isinstance(private_key, str | bytes):
         text = private_key.encode() if isinstance(private_key, str) else private_key
@@ -170,40 +133,80 @@ def _private_key(private_key: Any) -> Any:
     return private_key
 
 
-def sign(options: CustomScheme, body: bytes, *, timestamp: int | None = None, url: str = "",
+class CustomVerifier(Verifier[CustomScheme]):
+    def check(self, request: SignedRequest, now: float) -> None:
+        options = self.options
+        signatures, pair_timestamp = _entries(request, options)
+        if options.algorithm == "token":
+            expected = [secret.encode() for secret in secret_values(options)]
+            if not matches_any(expected, [s.encode() for s in signatures]):
+                raise VerificationError("bad_signature", "the token does not match")
+            return
+        timestamp = _timestamp(request, options, pair_timestamp)
+        _check_time(request, options, timestamp, now)
+        content = _content(options.signed_content, {
+            "body": request.body, "timestamp": timestamp.encode(), "url": request.url.encode(),
+            "id": request.require(options.id_header).encode() if options.id_header else b""})
+        if options.public_key:
+            decoded = [d for s in signatures if (d := _decode(s, options.encoding)) is not None]
+            if not any(_public_key_verifies(options, d, content) for d in decoded):
+                raise VerificationError("bad_signature")
+            return
+        algorithm = options.algorithm.removeprefix("hmac-")
+        expected = [_encode(hmac_digest(s.encode(), content, algorithm), options.encoding).encode()
+                    for s in secret_values(options)]
+        candidates = [s.encode() for s in signatures]
+        if options.encoding == "hex":
+            candidates += [s.lower().encode() for s in signatures]
+        if not matches_any(expected, candidates):
+            raise VerificationError("bad_signature")
+
+    def sign(self, body: bytes, *, timestamp: int | None = None, url: str = "",
          message_id: str | None = None, private_key: Any = None, **_: Any) -> dict[str, str]:
-    """The headers the provider would send. Ed25519 and ECDSA need the `private_key`."""
-    header = options.headers[0]
-    if options.algorithm == "token":
-        return {header: options.prefix + secret_values(options)[0]}
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    headers: dict[str, str] = {}
-    stamp = str(timestamp)
-    if options.timestamp_header:
-        headers[options.timestamp_header] = stamp
-    if options.id_header:
-        headers[options.id_header] = message_id or f"id-{time.time_ns()}"
-    content = _content(options.signed_content, {
-        "body": body, "timestamp": stamp.encode(), "url": (options.url or url).encode(),
-        "id": headers.get(options.id_header or "", "").encode()})
-    if options.public_key:
-        if private_key is None:
-            raise ValueError(f"signing {options.algorithm} needs the provider's private key")
-        key = _private_key(private_key)
-        if isinstance(key, ed25519.Ed25519PrivateKey):
-            raw = key.sign(content)
+        """The headers the provider would send. Ed25519 and ECDSA need the `private_key`."""
+        options = self.options
+        header = options.headers[0]
+        if options.algorithm == "token":
+            return {header: options.prefix + secret_values(options)[0]}
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        headers: dict[str, str] = {}
+        stamp = str(timestamp)
+        if options.timestamp_header:
+            headers[options.timestamp_header] = stamp
+        if options.id_header:
+            headers[options.id_header] = message_id or f"id-{time.time_ns()}"
+        content = _content(options.signed_content, {
+            "body": body, "timestamp": stamp.encode(), "url": (options.url or url).encode(),
+            "id": headers.get(options.id_header or "", "").encode()})
+        if options.public_key:
+            if private_key is None:
+                raise ValueError(f"signing {options.algorithm} needs the provider's private key")
+            key = _private_key(private_key)
+            if isinstance(key, ed25519.Ed25519PrivateKey):
+                raw = key.sign(content)
+            else:
+                raw = key.sign(content, ec.ECDSA(hashes.SHA256()))
+            signature = _encode(raw, options.encoding)
         else:
-            raw = key.sign(content, ec.ECDSA(hashes.SHA256()))
-        signature = _encode(raw, options.encoding)
-    else:
-        digest = hmac_digest(secret_values(options)[0].encode(), content,
-                             options.algorithm.removeprefix("hmac-"))
-        signature = _encode(digest, options.encoding)
-    if options.pairs is None:
-        headers[header] = options.prefix + signature
-    else:
-        pairs = options.pairs
-        entries = ([f"{pairs.timestamp}={stamp}"] if pairs.timestamp else []) + \
-            [f"{pairs.signature}={signature}"]
-        headers[header] = pairs.separator.join(entries)
-    return headers
+            digest = hmac_digest(secret_values(options)[0].encode(), content,
+                                 options.algorithm.removeprefix("hmac-"))
+            signature = _encode(digest, options.encoding)
+        if options.pairs is None:
+            headers[header] = options.prefix + signature
+        else:
+            pairs = options.pairs
+            entries = ([f"{pairs.timestamp}={stamp}"] if pairs.timestamp else []) + \
+                [f"{pairs.signature}={signature}"]
+            headers[header] = pairs.separator.join(entries)
+        return headers
+
+    def refresh_body(self, body: bytes, timestamp: int) -> bytes:
+        """The body with its send time set to `timestamp`, for schemes that sign a time carried
+        in the body (Linear): a re-signed replay must carry a fresh one."""
+        options = self.options
+        if not options.timestamp_field:
+            return body
+        value = timestamp * (1000 if options.timestamp_unit == "ms" else 1)
+        pattern = re.compile(rb'("' + re.escape(options.timestamp_field.encode()) + rb'"\s*:\s*)'
+                             rb'"?\d+(\.\d+)?"?')
+        return pattern.sub(lambda m: m.group(1) + str(value).encode(), body, count=1)

@@ -8,31 +8,26 @@ public-key algorithms, never both, so a public key can never be used as an HMAC 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import jwt
 import structlog
 
+from routing.schemes import JwtScheme
+
 from ._base import SignedRequest, VerificationError, secret_values
+from ._verifier import Verifier
+from .keys import KeyCache
 
 log = structlog.get_logger("ingest.verify.jwt")
 
-REFETCH_AFTER_UNKNOWN_KID = 10.0
-"""At most one JWKS refetch per URL in this many seconds, so forged kids cannot make us
-hammer the provider."""
-
-_jwks_cache: dict[str, tuple[float, dict[str | None, Any]]] = {}
-_last_fetch: dict[str, float] = {}
-_fetch_locks: dict[str, asyncio.Lock] = {}
+KeySet = dict[str | None, Any]
 
 
-def _token(request: SignedRequest, options: Any) -> str:
+def _token(request: SignedRequest, options: JwtScheme) -> str:
     value = request.require(options.header)
     if options.header.lower() == "authorization":
         scheme, _, token = value.partition(" ")
@@ -42,7 +37,7 @@ def _token(request: SignedRequest, options: Any) -> str:
     return value.strip()
 
 
-def _key_set(data: Any) -> dict[str | None, Any]:
+def _key_set(data: Any) -> KeySet:
     """The keys of a JWKS by kid; an unusable set is keys_unavailable (503, retried), not
     a forged request."""
     try:
@@ -51,72 +46,29 @@ def _key_set(data: Any) -> dict[str | None, Any]:
         raise VerificationError("keys_unavailable", f"the JWKS is not usable: {error}") from None
 
 
-def _file_keys(path: str) -> dict[str | None, Any]:
-    file = Path(path)
-    try:
-        stamp = file.stat().st_mtime
-        cached = _jwks_cache.get(f"file:{path}")
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, _key_set(json.loads(file.read_text())))
-            _jwks_cache[f"file:{path}"] = cached
-    except (OSError, ValueError) as error:
-        raise VerificationError("keys_unavailable", f"cannot read {path}: {error}") from None
-    return cached[1]
-
-
-async def prepare(request: SignedRequest, options: Any) -> None:
-    """Make sure the JWKS URL's keys are cached, refetching for an unknown kid."""
-    if not options.jwks_url:
-        return
-    try:
-        kid = jwt.get_unverified_header(_token(request, options)).get("kid")
-    except jwt.PyJWTError:
-        return  # verify() reports the malformed token
-    url = options.jwks_url
-    cached = _jwks_cache.get(url)
-    fresh = cached is not None and time.monotonic() - cached[0] < options.jwks_cache_seconds
-    if fresh and (kid is None or kid in cached[1]):
-        return
-    lock = _fetch_locks.setdefault(url, asyncio.Lock())
-    async with lock:
-        cached = _jwks_cache.get(url)
-        if cached is not None and (kid in cached[1] or kid is None) and \
-                time.monotonic() - cached[0] < options.jwks_cache_seconds:
-            return
-        if time.monotonic() - _last_fetch.get(url, -1e9) < REFETCH_AFTER_UNKNOWN_KID and cached:
-            return
-        _last_fetch[url] = time.monotonic()
-        try:
-            keys = _key_set(await _fetch(url))
-        except VerificationError:
-            if cached is not None:  # the provider's key server is down: keep what we had
-                log.warning("jwks.refresh_failed", url=url, using="the cached keys")
-                return
-            raise
-        _jwks_cache[url] = (time.monotonic(), keys)
-
-
-async def _fetch(url: str) -> dict[str, Any]:
+async def _fetch(url: str) -> KeySet:
     import aiohttp
 
     timeout = aiohttp.ClientTimeout(total=5)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
             response.raise_for_status()
-            return await response.json(content_type=None)
+            data = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:
         raise VerificationError("keys_unavailable", f"cannot fetch JWKS: {error}") from None
+    return _key_set(data)
 
 
-def candidate_keys(options: Any, kid: str | None) -> list[Any]:
+def candidate_keys(options: JwtScheme, kid: str | None, cache: KeyCache) -> list[Any]:
     if any(a.startswith("HS") for a in options.algorithms):
         return [secret.encode() for secret in secret_values(options)]
     keys: list[Any] = list(options.public_keys)
-    sets: list[dict[str | None, Any]] = []
+    sets: list[KeySet] = []
     if options.jwks_file:
-        sets.append(_file_keys(options.jwks_file))
-    if options.jwks_url and options.jwks_url in _jwks_cache:
-        sets.append(_jwks_cache[options.jwks_url][1])
+        sets.append(cache.file(options.jwks_file, _key_set))
+    fetched = cache.cached(options.jwks_url) if options.jwks_url else None
+    if fetched is not None:
+        sets.append(fetched)
     for key_set in sets:
         if kid is not None:
             if kid in key_set:
@@ -126,13 +78,7 @@ def candidate_keys(options: Any, kid: str | None) -> list[Any]:
     return keys
 
 
-def verify(request: SignedRequest, options: Any, now: float) -> None:
-    token = _token(request, options)
-    header = unverified_header(token, options)
-    check_token(request, token, candidate_keys(options, header.get("kid")), options, now)
-
-
-def unverified_header(token: str, options: Any) -> dict[str, Any]:
+def unverified_header(token: str, options: JwtScheme) -> dict[str, Any]:
     """The token's header, once its algorithm is on the allow-list."""
     try:
         header = jwt.get_unverified_header(token)
@@ -143,7 +89,7 @@ def unverified_header(token: str, options: Any) -> dict[str, Any]:
     return header
 
 
-def check_token(request: SignedRequest, token: str, keys: list[Any], options: Any,
+def check_token(request: SignedRequest, token: str, keys: list[Any], options: JwtScheme,
                 now: float) -> dict[str, Any]:
     """Decode with the first key that verifies, then check max age, exact claims and the
     body hash. Returns the claims."""
@@ -201,28 +147,50 @@ def _check_times(claims: dict[str, Any], now: float, leeway: int) -> None:
         raise VerificationError("bad_claims", "token was issued in the future (iat)")
 
 
-def sign(options: Any, body: bytes, *, timestamp: int | None = None,
+class JwtVerifier(Verifier[JwtScheme]):
+    def check(self, request: SignedRequest, now: float) -> None:
+        options = self.options
+        token = _token(request, options)
+        header = unverified_header(token, options)
+        check_token(request, token, candidate_keys(options, header.get("kid"), self.keys),
+                    options, now)
+
+    async def fetch_keys(self, request: SignedRequest) -> None:
+        """Make sure the JWKS URL's keys are cached, refetching for an unknown kid."""
+        options = self.options
+        url = options.jwks_url
+        if not url:
+            return
+        try:
+            kid = jwt.get_unverified_header(_token(request, options)).get("kid")
+        except jwt.PyJWTError:
+            return  # check() reports the malformed token
+        await self.keys.refresh(url, "", lambda: _fetch(url), fresh_for=options.jwks_cache_seconds,
+                                good_enough=lambda keys: kid is None or kid in keys)
+
+    def sign(self, body: bytes, *, timestamp: int | None = None,
          private_key: Any = None, kid: str | None = None, claims: dict[str, Any] | None = None,
          **_: Any) -> dict[str, str]:
-    """A token as the provider would send it. Public-key schemes need `private_key`."""
-    now = int(time.time()) if timestamp is None else timestamp
-    algorithm = options.algorithms[0]
-    if algorithm.startswith("HS"):
-        key: Any = secret_values(options)[0].encode()
-    elif private_key is None:
-        raise ValueError(f"signing {algorithm} needs the provider's private key")
-    else:
-        key = private_key
-    payload: dict[str, Any] = {"iat": now, "exp": now + 300}
-    if options.issuer:
-        payload["iss"] = options.issuer if isinstance(options.issuer, str) else \
-            options.issuer[0]
-    if options.audience:
-        payload["aud"] = options.audience
-    if options.body_hash_claim:
-        payload[options.body_hash_claim] = hashlib.sha256(body).hexdigest()
-    payload.update(options.claims)
-    payload.update(claims or {})
-    token = jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid} if kid else None)
-    value = f"Bearer {token}" if options.header.lower() == "authorization" else token
-    return {options.header: value}
+        """A token as the provider would send it. Public-key schemes need `private_key`."""
+        options = self.options
+        now = int(time.time()) if timestamp is None else timestamp
+        algorithm = options.algorithms[0]
+        if algorithm.startswith("HS"):
+            key: Any = secret_values(options)[0].encode()
+        elif private_key is None:
+            raise ValueError(f"signing {algorithm} needs the provider's private key")
+        else:
+            key = private_key
+        payload: dict[str, Any] = {"iat": now, "exp": now + 300}
+        if options.issuer:
+            payload["iss"] = options.issuer if isinstance(options.issuer, str) else \
+                options.issuer[0]
+        if options.audience:
+            payload["aud"] = options.audience
+        if options.body_hash_claim:
+            payload[options.body_hash_claim] = hashlib.sha256(body).hexdigest()
+        payload.update(options.claims)
+        payload.update(claims or {})
+        token = jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid} if kid else None)
+        value = f"Bearer {token}" if options.header.lower() == "authorization" else token
+        return {options.header: value}

@@ -14,7 +14,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
-from routing.presets import default_tolerance
+from routing.schemes import TimedSecretScheme
 
 from ._base import (
     SignedRequest,
@@ -24,6 +24,7 @@ from ._base import (
     matches_any,
     secret_values,
 )
+from ._verifier import Verifier
 
 
 def _fields(body: bytes) -> dict[str, str]:
@@ -36,18 +37,6 @@ def _fields(body: bytes) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-def verify(request: SignedRequest, options: Any, now: float) -> None:
-    fields = _fields(request.body)
-    if not all(fields.get(name) for name in ("timestamp", "token", "signature")):
-        raise VerificationError("missing_signature",
-                                "no signature.timestamp, token and signature in the body")
-    check_timestamp(fields["timestamp"], now, default_tolerance(options) or 300)
-    content = (fields["timestamp"] + fields["token"]).encode()
-    expected = [hmac_digest(s.encode(), content).hex().encode() for s in secret_values(options)]
-    if not matches_any(expected, [fields["signature"].lower().encode()]):
-        raise VerificationError("bad_signature")
-
-
 def signature_fields(options: Any, timestamp: int | None = None,
                      token: str | None = None) -> dict[str, str]:
     """The `signature` object Mailgun puts in the body."""
@@ -57,13 +46,27 @@ def signature_fields(options: Any, timestamp: int | None = None,
     return {"timestamp": stamp, "token": token, "signature": digest}
 
 
-def refresh_body(options: Any, body: bytes, timestamp: int) -> bytes:
-    """A JSON body with a fresh `signature` object (the rest unchanged, byte for byte)."""
-    fresh = json.dumps(signature_fields(options, timestamp)).encode()
-    pattern = re.compile(rb'"signature"\s*:\s*\{[^{}]*\}')
-    return pattern.sub(lambda _m: b'"signature": ' + fresh, body, count=1)
+class MailgunVerifier(Verifier[TimedSecretScheme]):
+    def check(self, request: SignedRequest, now: float) -> None:
+        options = self.options
+        fields = _fields(request.body)
+        if not all(fields.get(name) for name in ("timestamp", "token", "signature")):
+            raise VerificationError("missing_signature",
+                                    "no signature.timestamp, token and signature in the body")
+        assert options.tolerance is not None  # filled from the preset (verifier_options)
+        check_timestamp(fields["timestamp"], now, options.tolerance)
+        content = (fields["timestamp"] + fields["token"]).encode()
+        expected = [hmac_digest(s.encode(), content).hex().encode() for s in secret_values(options)]
+        if not matches_any(expected, [fields["signature"].lower().encode()]):
+            raise VerificationError("bad_signature")
 
+    def sign(self, body: bytes, **_: Any) -> dict[str, str]:
+        """Mailgun signs inside the body (see refresh_body and signature_fields): no headers."""
+        return {}
 
-def sign(options: Any, body: bytes, **_: Any) -> dict[str, str]:
-    """Mailgun signs inside the body (see refresh_body and signature_fields): no headers."""
-    return {}
+    def refresh_body(self, body: bytes, timestamp: int) -> bytes:
+        """A JSON body with a fresh `signature` object (the rest unchanged, byte for byte)."""
+        options = self.options
+        fresh = json.dumps(signature_fields(options, timestamp)).encode()
+        pattern = re.compile(rb'"signature"\s*:\s*\{[^{}]*\}')
+        return pattern.sub(lambda _m: b'"signature": ' + fresh, body, count=1)

@@ -8,25 +8,29 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from routing.schemes import SecretScheme
+
 from ._base import SignedRequest, VerificationError, matches_any, secret_values
+from ._verifier import Verifier
 
 
-def verify(request: SignedRequest, options: Any, now: float) -> None:
-    try:
-        notifications = json.loads(request.body).get("value")
-    except (ValueError, AttributeError):
-        notifications = None
-    if not isinstance(notifications, list) or not notifications:
-        raise VerificationError("missing_signature", "no notifications in value")
-    expected = [secret.encode() for secret in secret_values(options)]
-    for notification in notifications:
-        state = notification.get("clientState") if isinstance(notification, dict) else None
-        if not isinstance(state, str) or not state:
-            raise VerificationError("missing_signature", "a notification has no clientState")
-        if not matches_any(expected, [state.encode()]):
-            raise VerificationError("bad_signature", "clientState does not match")
+class MsGraphVerifier(Verifier[SecretScheme]):
+    def check(self, request: SignedRequest, now: float) -> None:
+        options = self.options
+        try:
+            notifications = json.loads(request.body).get("value")
+        except (ValueError, AttributeError):
+            notifications = None
+        if not isinstance(notifications, list) or not notifications:
+            raise VerificationError("missing_signature", "no notifications in value")
+        expected = [secret.encode() for secret in secret_values(options)]
+        for notification in notifications:
+            state = notification.get("clientState") if isinstance(notification, dict) else None
+            if not isinstance(state, str) or not state:
+                raise VerificationError("missing_signature", "a notification has no clientState")
+            if not matches_any(expected, [state.encode()]):
+                raise VerificationError("bad_signature", "clientState does not match")
 
-
-def sign(options: Any, body: bytes, **_: Any) -> dict[str, str]:
-    """Graph proves itself with clientState inside the body: no headers."""
-    return {}
+    def sign(self, body: bytes, **_: Any) -> dict[str, str]:
+        """Graph proves itself with clientState inside the body: no headers."""
+        return {}

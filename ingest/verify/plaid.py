@@ -10,7 +10,6 @@ REFETCH_AFTER_UNKNOWN_KID seconds each, so forged kids cannot make us hammer Pla
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from functools import lru_cache
@@ -20,20 +19,17 @@ import aiohttp
 import jwt as pyjwt
 import structlog
 
-from routing.schemes import JwtScheme
+from routing.schemes import JwtScheme, PlaidScheme
 
 from . import jwt
 from ._base import SignedRequest, VerificationError
+from ._verifier import Verifier
 
 log = structlog.get_logger("ingest.verify.plaid")
 
 HEADER = "plaid-verification"
-REFETCH_AFTER_UNKNOWN_KID = 10.0
 KEY_CACHE_SECONDS = 3600.0
-
-_keys: dict[tuple[str, str], tuple[float, Any]] = {}  # (keys_url, kid) -> (fetched, key)
-_last_fetch: dict[tuple[str, str], float] = {}
-_lock = asyncio.Lock()
+"""A key fetched from Plaid is asked for again after this long (Plaid may expire it)."""
 
 
 @lru_cache(maxsize=64)
@@ -45,47 +41,14 @@ def _token_options(max_age: int, jwks_file: str | None) -> JwtScheme:
                                      body_hash_claim="request_body_sha256")
 
 
-def _kid(request: SignedRequest, options: Any) -> tuple[str, str | None]:
+def _kid(request: SignedRequest, options: PlaidScheme) -> tuple[str, str | None]:
     token = request.require(HEADER).strip()
     header = jwt.unverified_header(token, _token_options(options.max_age, options.jwks_file))
     return token, header.get("kid")
 
 
-async def prepare(request: SignedRequest, options: Any) -> None:
-    """Fetch the token's key from Plaid when it is not cached (and no JWKS file is set)."""
-    if options.jwks_file:
-        return
-    try:
-        _token, kid = _kid(request, options)
-    except VerificationError:
-        return  # verify() reports it
-    if not kid:
-        return
-    cache_key = (options.keys_url, kid)
-    if _fresh(cache_key):
-        return
-    async with _lock:
-        if _fresh(cache_key) or \
-                time.monotonic() - _last_fetch.get(cache_key, -1e9) < REFETCH_AFTER_UNKNOWN_KID:
-            return
-        _last_fetch[cache_key] = time.monotonic()
-        try:
-            found = await _fetch_key(options, kid)
-        except VerificationError:
-            if cache_key in _keys:
-                log.warning("plaid.key_refresh_failed", kid=kid, using="the cached key")
-                return
-            raise
-        if found is not None:
-            _keys[cache_key] = (time.monotonic(), found)
-
-
-def _fresh(cache_key: tuple[str, str]) -> bool:
-    cached = _keys.get(cache_key)
-    return cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS
-
-
-async def _fetch_key(options: Any, kid: str) -> Any:
+async def _fetch_key(options: PlaidScheme, kid: str) -> Any:
+    assert options.secret is not None  # the options require it without a jwks_file
     body = {"client_id": options.client_id, "secret": options.secret.get_secret_value(),
             "key_id": kid}
     timeout = aiohttp.ClientTimeout(total=5)
@@ -110,26 +73,41 @@ async def _fetch_key(options: Any, kid: str) -> Any:
 _EXPIRED = object()
 
 
-def verify(request: SignedRequest, options: Any, now: float) -> None:
-    token, kid = _kid(request, options)
-    token_options = _token_options(options.max_age, options.jwks_file)
-    if options.jwks_file:
-        keys = jwt.candidate_keys(token_options, kid)
-    else:
-        key = _keys.get((options.keys_url, kid or ""), (0.0, None))[1]
-        if key is _EXPIRED:
-            raise VerificationError("unknown_key", f"Plaid reports key {kid!r} as expired")
-        keys = [] if key is None else [key]
-    jwt.check_token(request, token, keys, token_options, now)
+class PlaidVerifier(Verifier[PlaidScheme]):
+    def check(self, request: SignedRequest, now: float) -> None:
+        options = self.options
+        token, kid = _kid(request, options)
+        token_options = _token_options(options.max_age, options.jwks_file)
+        if options.jwks_file:
+            keys = jwt.candidate_keys(token_options, kid, self.keys)
+        else:
+            key = self.keys.cached(options.keys_url, kid or "")
+            if key is _EXPIRED:
+                raise VerificationError("unknown_key", f"Plaid reports key {kid!r} as expired")
+            keys = [] if key is None else [key]
+        jwt.check_token(request, token, keys, token_options, now)
 
+    async def fetch_keys(self, request: SignedRequest) -> None:
+        """Fetch the token's key from Plaid when it is not cached (and no JWKS file is set)."""
+        options = self.options
+        if options.jwks_file:
+            return
+        try:
+            _token, kid = _kid(request, options)
+        except VerificationError:
+            return  # verify() reports it
+        if not kid:
+            return
+        await self.keys.refresh(options.keys_url, kid, lambda: _fetch_key(options, kid),
+                                fresh_for=KEY_CACHE_SECONDS)
 
-def sign(options: Any, body: bytes, *, timestamp: int | None = None, private_key: Any = None,
-         kid: str | None = None, **_: Any) -> dict[str, str]:
-    """The header Plaid would send; needs the (test) `private_key` Plaid's key pairs with."""
-    if private_key is None:
-        raise ValueError("signing plaid needs the private key")
-    claims = {"iat": int(time.time()) if timestamp is None else timestamp,
-              "request_body_sha256": hashlib.sha256(body).hexdigest()}
-    token = pyjwt.encode(claims, private_key, algorithm="ES256",
-                         headers={"kid": kid} if kid else None)
-    return {"Plaid-Verification": token}
+    def sign(self, body: bytes, *, timestamp: int | None = None, private_key: Any = None,
+             kid: str | None = None, **_: Any) -> dict[str, str]:
+        """The header Plaid would send; needs the (test) `private_key` Plaid's key pairs with."""
+        if private_key is None:
+            raise ValueError("signing plaid needs the private key")
+        claims = {"iat": int(time.time()) if timestamp is None else timestamp,
+                  "request_body_sha256": hashlib.sha256(body).hexdigest()}
+        token = pyjwt.encode(claims, private_key, algorithm="ES256",
+                             headers={"kid": kid} if kid else None)
+        return {"Plaid-Verification": token}

@@ -11,6 +11,8 @@ import base64
 import time
 from typing import Any
 
+from routing.schemes import StandardScheme
+
 from ._base import (
     SignedRequest,
     VerificationError,
@@ -20,6 +22,7 @@ from ._base import (
     matches_any,
     secret_values,
 )
+from ._verifier import Verifier
 
 
 def secret_key(secret: str) -> bytes:
@@ -37,26 +40,29 @@ def _header(request: SignedRequest, name: str) -> str:
     return value
 
 
-def verify(request: SignedRequest, options: Any, now: float) -> None:
-    message_id = _header(request, "id")
-    timestamp = _header(request, "timestamp")
-    signatures = _header(request, "signature")
-    check_timestamp(timestamp, now, options.tolerance)
-    signed = f"{message_id}.{timestamp}.".encode() + request.body
-    candidates = [entry.partition(",")[2].encode() for entry in signatures.split()
-                  if entry.startswith("v1,")]
-    if not candidates:
-        raise VerificationError("malformed_signature", "no v1 signature")
-    expected = [b64(hmac_digest(secret_key(s), signed)).encode() for s in secret_values(options)]
-    if not matches_any(expected, candidates):
-        raise VerificationError("bad_signature")
+class StandardVerifier(Verifier[StandardScheme]):
+    def check(self, request: SignedRequest, now: float) -> None:
+        options = self.options
+        message_id = _header(request, "id")
+        timestamp = _header(request, "timestamp")
+        signatures = _header(request, "signature")
+        check_timestamp(timestamp, now, options.tolerance)
+        signed = f"{message_id}.{timestamp}.".encode() + request.body
+        candidates = [entry.partition(",")[2].encode() for entry in signatures.split()
+                      if entry.startswith("v1,")]
+        if not candidates:
+            raise VerificationError("malformed_signature", "no v1 signature")
+        expected = [b64(hmac_digest(secret_key(s), signed)).encode()
+                    for s in secret_values(options)]
+        if not matches_any(expected, candidates):
+            raise VerificationError("bad_signature")
 
-
-def sign(options: Any, body: bytes, *, timestamp: int | None = None,
+    def sign(self, body: bytes, *, timestamp: int | None = None,
          message_id: str | None = None, **_: Any) -> dict[str, str]:
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    message_id = message_id or f"msg_{time.time_ns()}"
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    signature = b64(hmac_digest(secret_key(secret_values(options)[0]), signed))
-    return {"webhook-id": message_id, "webhook-timestamp": str(timestamp),
-            "webhook-signature": f"v1,{signature}"}
+        options = self.options
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        message_id = message_id or f"msg_{time.time_ns()}"
+        signed = f"{message_id}.{timestamp}.".encode() + body
+        signature = b64(hmac_digest(secret_key(secret_values(options)[0]), signed))
+        return {"webhook-id": message_id, "webhook-timestamp": str(timestamp),
+                "webhook-signature": f"v1,{signature}"}

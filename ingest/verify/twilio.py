@@ -13,7 +13,10 @@ import hmac
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
+from routing.schemes import TwilioScheme
+
 from ._base import SignedRequest, VerificationError, b64, hmac_digest, matches_any, secret_values
+from ._verifier import Verifier
 
 HEADER = "x-twilio-signature"
 
@@ -34,24 +37,27 @@ def _signed_content(url: str, body: bytes, is_json: bool) -> bytes:
     return (url + "".join(key + value for key, value in params)).encode()
 
 
-def verify(request: SignedRequest, options: Any, now: float) -> None:
-    signature = request.require(HEADER)
-    if not request.url:
-        raise VerificationError("misconfigured", "twilio needs the public URL of the request")
-    body_hash = parse_qs(urlsplit(request.url).query).get("bodySHA256")
-    is_json = body_hash is not None
-    if is_json:
-        actual = hashlib.sha256(request.body).hexdigest()
-        if not hmac.compare_digest(actual.encode(), body_hash[0].lower().encode()):
-            raise VerificationError("bad_signature", "bodySHA256 does not match the body")
-    expected = [b64(hmac_digest(s.encode(), _signed_content(url, request.body, is_json), "sha1"))
-                .encode() for s in secret_values(options) for url in _url_variants(request.url)]
-    if not matches_any(expected, [signature.encode()]):
-        raise VerificationError("bad_signature")
+class TwilioVerifier(Verifier[TwilioScheme]):
+    def check(self, request: SignedRequest, now: float) -> None:
+        options = self.options
+        signature = request.require(HEADER)
+        if not request.url:
+            raise VerificationError("misconfigured", "twilio needs the public URL of the request")
+        body_hash = parse_qs(urlsplit(request.url).query).get("bodySHA256")
+        is_json = body_hash is not None
+        if is_json:
+            actual = hashlib.sha256(request.body).hexdigest()
+            if not hmac.compare_digest(actual.encode(), body_hash[0].lower().encode()):
+                raise VerificationError("bad_signature", "bodySHA256 does not match the body")
+        expected = [
+            b64(hmac_digest(s.encode(), _signed_content(url, request.body, is_json), "sha1"))
+            .encode() for s in secret_values(options) for url in _url_variants(request.url)]
+        if not matches_any(expected, [signature.encode()]):
+            raise VerificationError("bad_signature")
 
-
-def sign(options: Any, body: bytes, *, url: str = "", **_: Any) -> dict[str, str]:
-    is_json = "bodySHA256=" in url
-    content = _signed_content(url, body, is_json)
-    return {"X-Twilio-Signature": b64(hmac_digest(secret_values(options)[0].encode(), content,
-                                                  "sha1"))}
+    def sign(self, body: bytes, *, url: str = "", **_: Any) -> dict[str, str]:
+        options = self.options
+        is_json = "bodySHA256=" in url
+        content = _signed_content(url, body, is_json)
+        return {"X-Twilio-Signature": b64(hmac_digest(secret_values(options)[0].encode(), content,
+                                                      "sha1"))}

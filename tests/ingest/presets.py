@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from pydantic import TypeAdapter
 
-from ingest.verify import mailgun
+from ingest.verify import refresh_body
 from routing.presets import verifier_options
 from routing.schemes import VerifySpec
 
@@ -174,6 +174,4 @@ def options(case: Case) -> Any:
 
 def signed_body(name: str, case: Case, verifier: Any, timestamp: int) -> bytes:
     """The body as sent: Mailgun signs inside the body."""
-    if name == "mailgun":
-        return mailgun.refresh_body(verifier, case.body, timestamp)
-    return case.body
+    return refresh_body(verifier, case.body, timestamp)

@@ -16,8 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import TypeAdapter
 
-from ingest.verify import SignedRequest, VerificationError, sign, verify
-from ingest.verify import jwt as jwt_scheme
+from ingest.verify import KeyCache, SignedRequest, VerificationError, sign, verify
 from routing.schemes import VerifySpec
 
 OPTIONS = TypeAdapter(VerifySpec)
@@ -104,8 +103,8 @@ async def test_max_age_on_iat():
     assert caught.value.reason == "stale_timestamp"
 
 
-async def test_unknown_kid_refetches_the_jwks(aiohttp_server, monkeypatch):
-    monkeypatch.setattr(jwt_scheme, "REFETCH_AFTER_UNKNOWN_KID", 0.0)
+async def test_unknown_kid_refetches_the_jwks(aiohttp_server):
+    keys = KeyCache(refetch_after=0.0)
     first, _ = new_key()
     second, _ = new_key()
     published = {"keys": [jwk(first, "k1")]}
@@ -120,24 +119,28 @@ async def test_unknown_kid_refetches_the_jwks(aiohttp_server, monkeypatch):
     server = await aiohttp_server(app)
     opts = es256_options(jwks_url=str(server.make_url("/jwks.json")), jwks_cache_seconds=3600)
 
-    await verify(req(sign(opts, BODY, private_key=first, kid="k1")["authorization"][7:]), opts)
-    await verify(req(sign(opts, BODY, private_key=first, kid="k1")["authorization"][7:]), opts)
+    first_token = sign(opts, BODY, private_key=first, kid="k1")["authorization"][7:]
+    await verify(req(first_token), opts, keys=keys)
+    await verify(req(first_token), opts, keys=keys)
     assert len(fetches) == 1  # cached
     published["keys"].append(jwk(second, "k2"))  # the provider rotates its keys
-    await verify(req(sign(opts, BODY, private_key=second, kid="k2")["authorization"][7:]), opts)
+    second_token = sign(opts, BODY, private_key=second, kid="k2")["authorization"][7:]
+    await verify(req(second_token), opts, keys=keys)
     assert len(fetches) == 2
     with pytest.raises(VerificationError) as caught:
         await verify(req(sign(opts, BODY, private_key=second, kid="k9")["authorization"][7:]),
-                     opts)
+                     opts, keys=keys)
     assert caught.value.reason == "unknown_key"
 
 
-async def test_when_the_key_server_fails_cached_keys_keep_working(aiohttp_server, monkeypatch):
-    monkeypatch.setattr(jwt_scheme, "REFETCH_AFTER_UNKNOWN_KID", 0.0)
+async def test_when_the_key_server_fails_cached_keys_keep_working(aiohttp_server):
+    keys = KeyCache(refetch_after=0.0)
     private, _ = new_key()
     state = {"up": True}
+    fetches = []
 
     async def jwks(request: web.Request) -> web.Response:
+        fetches.append(state["up"])
         if not state["up"]:
             return web.Response(status=502)
         return web.json_response({"keys": [jwk(private, "k1")]})
@@ -148,9 +151,10 @@ async def test_when_the_key_server_fails_cached_keys_keep_working(aiohttp_server
     # jwks_cache_seconds=0: every request tries to refresh the keys.
     opts = es256_options(jwks_url=str(server.make_url("/jwks.json")), jwks_cache_seconds=0)
     token = sign(opts, BODY, private_key=private, kid="k1")["authorization"][7:]
-    await verify(req(token), opts)
+    await verify(req(token), opts, keys=keys)
     state["up"] = False
-    await verify(req(token), opts)  # refresh failed: the cached key still verifies
+    await verify(req(token), opts, keys=keys)  # refresh failed: the cached key still verifies
+    assert fetches == [True, False]  # it did ask again, and the key server was down
 
 
 async def test_unreachable_keys_with_nothing_cached_is_keys_unavailable(aiohttp_server):

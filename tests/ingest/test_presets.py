@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ingest.verify import SignedRequest, VerificationError, sign, verify
+from ingest.verify import KeyCache, SignedRequest, VerificationError, sign, verify
 from routing.presets import PRESETS
 
 from .presets import (
@@ -312,19 +312,20 @@ async def test_plaid_fetches_each_key_once_from_its_api_and_refuses_expired_ones
             "api_url": str(server.make_url("/")).rstrip("/")}
     case = Case(spec, json_module.dumps({"webhook_code": "DEFAULT_UPDATE"}).encode())
     verifier = options(case)
+    keys = KeyCache()  # one per app, as the receiver holds it
     for _ in range(2):
         sent = signed_request("plaid", Case(spec, case.body, {},
                                             {"private_key": PLAID_KEY, "kid": "live-kid"}))
-        await verify(sent, verifier)
+        await verify(sent, verifier, keys=keys)
     assert asked == ["live-kid"]  # cached after the first fetch
     old = signed_request("plaid", Case(spec, case.body, {},
                                        {"private_key": expired_key, "kid": "old-kid"}))
     with pytest.raises(VerificationError, match="expired"):
-        await verify(old, verifier)
+        await verify(old, verifier, keys=keys)
     unknown = signed_request("plaid", Case(spec, case.body, {},
                                            {"private_key": PLAID_KEY, "kid": "made-up"}))
     with pytest.raises(VerificationError, match="unknown_key"):
-        await verify(unknown, verifier)
+        await verify(unknown, verifier, keys=keys)
     wrong_credentials = options(Case({**spec, "secret": "guess"}, b""))
     with pytest.raises(VerificationError, match="unknown_key"):
         await verify(signed_request("plaid", Case(spec, case.body, {},
@@ -372,15 +373,18 @@ def test_google_auth_accepts_our_pubsub_token(all_cases):
 async def test_plaid_keeps_a_cached_key_when_its_api_is_down(aiohttp_server, monkeypatch):
     from aiohttp import web
 
+    from ingest.verify import KeyCache
     from ingest.verify import plaid as plaid_verifier
 
     from .presets import PLAID_KEY, jwks
 
     monkeypatch.setattr(plaid_verifier, "KEY_CACHE_SECONDS", 0.0)  # always ask again
-    monkeypatch.setattr(plaid_verifier, "REFETCH_AFTER_UNKNOWN_KID", 0.0)
+    keys = KeyCache(refetch_after=0.0)
     state = {"up": True}
+    asked = []
 
     async def key_endpoint(request: web.Request) -> web.Response:
+        asked.append(state["up"])
         if not state["up"]:
             return web.Response(status=500)
         key = {**jwks(PLAID_KEY, "kid-9", "ES256")["keys"][0], "expired_at": None}
@@ -393,9 +397,10 @@ async def test_plaid_keeps_a_cached_key_when_its_api_is_down(aiohttp_server, mon
             "api_url": str(server.make_url("/")).rstrip("/")}
     case = Case(spec, b'{"webhook_code": "SYNC_UPDATES_AVAILABLE"}', {},
                 {"private_key": PLAID_KEY, "kid": "kid-9"})
-    await verify(signed_request("plaid", case), options(case))
+    await verify(signed_request("plaid", case), options(case), keys=keys)
     state["up"] = False
-    await verify(signed_request("plaid", case), options(case))
+    await verify(signed_request("plaid", case), options(case), keys=keys)
+    assert asked == [True, False]
     other = Case(spec, case.body, {}, {"private_key": PLAID_KEY, "kid": "never-seen"})
     with pytest.raises(VerificationError, match="keys_unavailable"):
-        await verify(signed_request("plaid", other), options(other))
+        await verify(signed_request("plaid", other), options(other), keys=keys)

@@ -1,0 +1,43 @@
+"""What every verifier is: typed options compiled once per source, a check over the raw
+request, and the headers a provider would send (for replay and tests)."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from ._base import SignedRequest
+from .keys import KeyCache
+
+Options = TypeVar("Options")
+
+
+class Verifier(Generic[Options]):
+    """A source's verifier. `verify()` may fetch keys first (JWKS, Plaid); `check()` is the
+    pure part over the raw bytes and raises VerificationError."""
+
+    def __init__(self, options: Options, keys: KeyCache) -> None:
+        self.options = options
+        self.keys = keys
+
+    async def verify(self, request: SignedRequest, now: float) -> None:
+        await self.fetch_keys(request)
+        self.check(request, now)
+
+    async def fetch_keys(self, request: SignedRequest) -> None:
+        """Make the keys this request needs available (network IO); most need none."""
+
+    def check(self, request: SignedRequest, now: float) -> None:
+        raise NotImplementedError
+
+    def sign(self, body: bytes, **kwargs: Any) -> dict[str, str]:
+        """The headers the provider would send with `body`."""
+        raise NotImplementedError
+
+    def refresh_body(self, body: bytes, timestamp: int) -> bytes:
+        """The body to re-sign: unchanged unless the provider signs a time inside it."""
+        return body
+
+    def header_names(self) -> tuple[str, ...]:
+        """Headers of this scheme that carry a secret or signature (never stored)."""
+        header = getattr(self.options, "header", None) or ()
+        return (header,) if isinstance(header, str) else tuple(header)
