@@ -281,7 +281,7 @@ def providers(as_json: bool) -> None:
     id and its handshake."""
     from routing.presets import PRESETS
 
-    rows = [{"scheme": p.name, "provider": p.provider, "verifies": p.verifies,
+    rows: list[dict[str, Any]] = [{"scheme": p.name, "provider": p.provider, "verifies": p.verifies,
              "headers": list(p.headers), "delivery_id": p.delivery_id or "body hash",
              "tolerance": p.tolerance, "handshake": p.handshake}
             for p in PRESETS.values()]

@@ -32,7 +32,7 @@ import asyncpg
 import pytest
 
 import routing
-from waitpoint import Job, Waitpoint
+from waitpoint import Job, Waitpoint, start_embedded
 from waitpoint.schema import migrate
 
 from .app import create_app
@@ -102,8 +102,6 @@ def waitpoint_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
-    from waitpoint._database import start_embedded
-
     return start_embedded(tmp_path_factory.mktemp("waitpoint-pg") / "pgdata")
 
 

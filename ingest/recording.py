@@ -79,8 +79,9 @@ class Recording(BaseModel):
     @classmethod
     def of_request(cls, source: str, method: str, path: str, query: dict[str, str],
                    headers: dict[str, str], body: bytes, **extra: Any) -> Recording:
+        text: dict[str, Any]
         try:
-            text: dict[str, str] = {"body": body.decode("utf-8")}
+            text = {"body": body.decode("utf-8")}
         except UnicodeDecodeError:
             text = {"body_base64": base64.b64encode(body).decode("ascii")}
         return cls(format=1, source=source, method=method, path=path, query=query,

@@ -57,7 +57,8 @@ class CompiledSource:
 
     @property
     def scheme(self) -> str:
-        return self.verify.scheme
+        scheme: str = self.verify.scheme
+        return scheme
 
     def match(self, path: str) -> dict[str, str] | None:
         found = self.pattern.fullmatch(path)

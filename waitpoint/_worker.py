@@ -46,8 +46,8 @@ def worker(
     >>> job = await Mailer.enqueue({"to": "a@example.com"})
     """
 
-    defaults = {"queue": queue, "priority": priority, "max_attempts": max_attempts,
-                "tags": list(tags)}
+    defaults: dict[str, Any] = {"queue": queue, "priority": priority,
+                                "max_attempts": max_attempts, "tags": list(tags)}
     # Validate the options once, at decoration time, rather than at each enqueue.
     Job(worker="validation", **defaults)
 
@@ -56,15 +56,17 @@ def worker(
             raise TypeError(f"{target.__qualname__} needs an `async def process(self, job)`")
         name = worker_name(target)
 
-        def new(klass: type, args: dict[str, Any] | None = None, **overrides: Any) -> Job:
+        def new(klass: type, /, args: dict[str, Any] | None = None, **overrides: Any) -> Job:
             return Job(worker=name, args=dict(args or {}), **{**defaults, **overrides})
 
-        async def enqueue(klass: type, args: dict[str, Any] | None = None, **overrides: Any) -> Job:
+        async def enqueue(klass: type, /, args: dict[str, Any] | None = None,
+                          **overrides: Any) -> Job:
             return await current_instance("enqueue a job").enqueue(new(klass, args, **overrides))
 
-        target.new = classmethod(new)  # type: ignore[attr-defined]
-        target.enqueue = classmethod(enqueue)  # type: ignore[attr-defined]
-        target.__waitpoint_worker__ = name  # type: ignore[attr-defined]
+        # The class gains its methods at run time; setattr says so to the type checker too.
+        setattr(target, "new", classmethod(new))  # noqa: B010
+        setattr(target, "enqueue", classmethod(enqueue))  # noqa: B010
+        setattr(target, "__waitpoint_worker__", name)  # noqa: B010
         _registry[name] = target
         return target
 
@@ -85,9 +87,12 @@ def resolve_worker(name: str) -> type:
         parent, _, outer = module_name.rpartition(".")
         if not parent:
             raise LookupError(f"worker {name!r}: cannot import {module_name!r} ({error})") from None
-        return _resolve_attribute(resolve_worker(f"{parent}.{outer}"), qualname, name)
-    for part in qualname.split("."):
-        target = _resolve_attribute(target, part, name)
+        target = _resolve_attribute(resolve_worker(f"{parent}.{outer}"), qualname, name)
+    else:
+        for part in qualname.split("."):
+            target = _resolve_attribute(target, part, name)
+    if not isinstance(target, type):
+        raise LookupError(f"worker {name!r} is not a class")
     _registry[name] = target
     return target
 
@@ -101,5 +106,5 @@ def _resolve_attribute(owner: Any, attribute: str, name: str) -> Any:
 
 def default_backoff(attempt: int) -> float:
     """Oban's default: 15 s plus 2^attempt, capped at a day, with 10% jitter."""
-    base = min(15 + 2 ** min(attempt, 20), 86_400)
+    base: int = min(15 + 2 ** min(attempt, 20), 86_400)
     return base * random.uniform(0.9, 1.1)

@@ -46,7 +46,7 @@ def _check(value: Any, path: str) -> None:
 def encode(value: Any, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
     """Encode a payload, raising TypeError/ValueError (nothing stored) when it cannot be."""
     _check(value, "")
-    data = erlpack.pack(value)
+    data: bytes = erlpack.pack(value)
     if len(data) > limit:
         raise ValueError(f"payload is {len(data)} bytes encoded, over the {limit} byte limit")
     return data

@@ -135,10 +135,14 @@ def check_token(request: SignedRequest, token: str, keys: list[Any], options: Jw
 
 
 def _check_times(claims: dict[str, Any], now: float, leeway: int) -> None:
-    times = {name: claims.get(name) for name in ("exp", "nbf", "iat") if name in claims}
-    for name, value in times.items():
+    times: dict[str, float] = {}
+    for name in ("exp", "nbf", "iat"):
+        if name not in claims:
+            continue
+        value = claims[name]
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise VerificationError("bad_claims", f"{name} is not a number")
+        times[name] = value
     if "exp" in times and now > times["exp"] + leeway:
         raise VerificationError("expired", "token has expired")
     if "nbf" in times and now < times["nbf"] - leeway:

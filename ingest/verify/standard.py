@@ -46,7 +46,7 @@ class StandardVerifier(Verifier[StandardScheme]):
         message_id = _header(request, "id")
         timestamp = _header(request, "timestamp")
         signatures = _header(request, "signature")
-        check_timestamp(timestamp, now, options.tolerance)
+        check_timestamp(timestamp, now, options.tolerance or 300)
         signed = f"{message_id}.{timestamp}.".encode() + request.body
         candidates = [entry.partition(",")[2].encode() for entry in signatures.split()
                       if entry.startswith("v1,")]

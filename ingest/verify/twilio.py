@@ -45,7 +45,7 @@ class TwilioVerifier(Verifier[TwilioScheme]):
             raise VerificationError("misconfigured", "twilio needs the public URL of the request")
         body_hash = parse_qs(urlsplit(request.url).query).get("bodySHA256")
         is_json = body_hash is not None
-        if is_json:
+        if body_hash is not None:
             actual = hashlib.sha256(request.body).hexdigest()
             if not hmac.compare_digest(actual.encode(), body_hash[0].lower().encode()):
                 raise VerificationError("bad_signature", "bodySHA256 does not match the body")
