@@ -382,3 +382,33 @@ async def test_callback_url_over_the_body_limit_is_413(receiver):
     response = await client.post(path, json={"pad": "x" * 2000})
     assert response.status == 413 and (await response.json())["error"] == "too_large"
     assert await wp.pool.fetchval(f"SELECT count(*) FROM {wp.schema}.events") == 0
+
+
+async def test_callback_urls_are_measured_and_logged_like_sources(receiver):
+    import structlog
+
+    signer = CallbackSigner("c" * 40, "https://hooks.example.com")
+    client, _ = await receiver(callbacks=signer)
+    forged = signer.mint(1).removeprefix("https://hooks.example.com")[:-2] + "xx"
+    with structlog.testing.capture_logs() as logs:
+        assert (await client.post(forged, json={})).status == 401
+    (line,) = [entry for entry in logs if entry["event"] == "webhook"]
+    assert line["source"] == "callback" and line["reason"] == "bad_signature"
+    assert line["status"] == 401 and forged.rsplit("/", 1)[1] not in repr(logs)
+    text = await (await client.get("/metrics")).text()
+    assert ('waitpoint_webhooks_rejected_total{reason="bad_signature",source="callback"} 1.0'
+            in text)
+
+
+async def test_a_rejection_is_counted_by_its_reason(receiver):
+    client, _ = await receiver()
+    body = stripe_event("customer.created", {}, "evt_forged")
+    headers = stripe_headers(body)
+    headers["Stripe-Signature"] = headers["Stripe-Signature"][:-4] + "0000"
+    assert (await client.post("/webhooks/stripe", data=body, headers=headers)).status == 401
+    assert (await client.post("/webhooks/stripe", data=b"{", headers=stripe_headers(b"{"))
+            ).status == 400
+    text = await (await client.get("/metrics")).text()
+    assert 'waitpoint_webhooks_rejected_total{reason="bad_signature",source="stripe"} 1.0' in text
+    assert 'waitpoint_webhooks_rejected_total{reason="malformed_body",source="stripe"} 1.0' in text
+    assert 'waitpoint_webhook_seconds_count{source="stripe",status="401"} 1.0' in text

@@ -86,3 +86,28 @@ async def test_serve_runs_n_processes_on_one_port(start_waitpoint, database_url,
         stderr = stop(process)
     assert process.returncode == 0, stderr
     assert not any(child.is_running() for child in children)
+
+
+async def test_serve_starts_again_a_process_that_dies(start_waitpoint, database_url, schema):
+    await start_waitpoint(queues={})
+    port = free_port()
+    process = start("serve", "--config", "config/example.yaml", "--database-url", database_url,
+                    "--schema", schema, "--port", str(port), "--workers", "2")
+    try:
+        await wait_until(lambda: healthy(port), timeout=30, message="the servers to be ready")
+        first = {child.pid for child in psutil.Process(process.pid).children()}
+        victim = psutil.Process(min(first))
+        victim.kill()  # as the kernel's OOM killer would
+        victim.wait(timeout=10)
+
+        async def replaced() -> set[int]:
+            now = {c.pid for c in psutil.Process(process.pid).children() if c.is_running()}
+            return now if len(now) == 2 and now != first else set()
+
+        now = await wait_until(replaced, timeout=30, message="a new receiver process")
+        assert victim.pid not in now
+        await wait_until(lambda: healthy(port), timeout=30, message="the servers to be ready")
+    finally:
+        stderr = stop(process)
+    assert process.returncode == 0, stderr
+    assert "serve.process_died" in stderr and "serve.process_restarted" in stderr

@@ -1,0 +1,111 @@
+"""The inbox's group commit when things go wrong: a bad event does not fail its batch, and
+a deadlock is retried, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+import routing
+from ingest.events import Delivery, EventRecord
+from ingest.inbox import DatabaseUnavailable, Inbox
+from ingest.query import InboxQuery
+from waitpoint import Job, codec
+
+from ..conftest import wait_until
+
+
+class CountingQuery(InboxQuery):
+    """The real statements, counting how often the batch statement runs."""
+
+    def __init__(self, schema: str) -> None:
+        super().__init__(schema)
+        self.calls: list[int] = []
+
+    async def ingest_events(self, conn, events):  # type: ignore[no-untyped-def]
+        self.calls.append(len(events))
+        return await super().ingest_events(conn, events)
+
+
+def event(delivery_id: str, job_id: int, header: str = "ok") -> EventRecord:
+    return EventRecord(
+        source="s", delivery_id=delivery_id, body=b"{}", outcome="routed",
+        headers={"x-note": header},
+        deliveries=[Delivery("r", routing.JobTarget((job_id,)), codec.encode({"n": 1}))])
+
+
+@pytest.fixture
+async def waiting_job(start_waitpoint):
+    wp = await start_waitpoint(queues={})
+    (job,) = await wp.enqueue_many([Job(worker="tests.Waiting", state="suspended")])
+    return wp, job
+
+
+async def test_a_bad_event_fails_alone_and_its_batch_neighbours_commit(waiting_job):
+    wp, job = waiting_job
+    query = CountingQuery(wp.schema)
+    inbox = Inbox(wp.pool, query)
+    # Submitted before the writer starts, so the three share one batch. PostgreSQL refuses
+    # NUL in jsonb: that event fails the batch statement.
+    submitted = [asyncio.create_task(inbox.submit(event(name, job.id, header)))
+                 for name, header in (("a", "ok"), ("b", "nul\u0000"), ("c", "ok"))]
+    await wait_until(lambda: _all_pending(inbox, 3), message="three pending events")
+    inbox.start()
+    try:
+        results = await asyncio.gather(*submitted, return_exceptions=True)
+    finally:
+        await inbox.stop()
+    assert query.calls == [3, 1, 1, 1]  # the batch, then each event alone
+    assert not results[0].duplicate and not results[2].duplicate
+    assert isinstance(results[1], DatabaseUnavailable)
+    stored = await wp.pool.fetchval(f"SELECT count(*) FROM {wp.schema}.events")
+    assert stored == 2
+
+
+async def _all_pending(inbox: Inbox, count: int) -> bool:
+    return len(inbox._pending) == count
+
+
+async def test_a_deadlocked_batch_is_committed_on_its_retry(waiting_job, database_url):
+    wp, job = waiting_job
+    query = CountingQuery(wp.schema)
+    inbox = Inbox(wp.pool, query)
+    inbox.start()
+    other = await asyncpg.connect(database_url)
+    try:
+        # The other transaction takes the job first and then wants the inbox's event: a
+        # lock cycle. Its longer deadlock_timeout makes the inbox the one PostgreSQL aborts.
+        await other.execute("SET deadlock_timeout = '30s'")
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute(f"SELECT 1 FROM {wp.schema}.jobs WHERE id = $1 FOR UPDATE",
+                            job.id)
+        submitted = asyncio.create_task(inbox.submit(event("d-1", job.id)))
+        await wait_until(lambda: _waiting_on_a_lock(other, exclude=other), timeout=10,
+                         message="the inbox to wait for the job's lock")
+        insert = asyncio.create_task(other.execute(
+            f"INSERT INTO {wp.schema}.events (source, delivery_id, method, path, query, "
+            "headers, body, outcome, errors) VALUES ('s', 'd-1', 'POST', '', '{}', '{}', "
+            "'', 'routed', '[]')"))
+        await wait_until(lambda: _attempts(query, 2), timeout=15,
+                         message="the inbox to retry after the deadlock")
+        await insert
+        await transaction.rollback()  # the other side gives up: the retry goes through
+        stored = await asyncio.wait_for(submitted, timeout=15)
+    finally:
+        await other.close()
+        await inbox.stop()
+    assert not stored.duplicate
+    assert stored.signalled[0].reached == (job.id,)
+
+
+async def _waiting_on_a_lock(conn: asyncpg.Connection, exclude: asyncpg.Connection) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND pid <> $1 AND datname = current_database()", exclude.get_server_pid()))
+
+
+async def _attempts(query: CountingQuery, count: int) -> bool:
+    return len(query.calls) >= count
