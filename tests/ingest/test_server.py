@@ -68,13 +68,18 @@ async def test_up_receives_and_works_in_one_process(start_waitpoint, database_ur
     assert process.returncode == 0, stderr
 
 
-async def test_serve_runs_n_processes_on_one_port(start_waitpoint, database_url, schema):
-    await start_waitpoint(queues={})
+async def serve_two_processes(database_url: str, schema: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     process = start("serve", "--config", "config/example.yaml", "--database-url", database_url,
                     "--schema", schema, "--port", str(port), "--workers", "2")
+    await wait_until(lambda: healthy(port), timeout=30, message="the servers to be ready")
+    return process, port
+
+
+async def test_serve_runs_n_processes_on_one_port(start_waitpoint, database_url, schema):
+    await start_waitpoint(queues={})
+    process, port = await serve_two_processes(database_url, schema)
     try:
-        await wait_until(lambda: healthy(port), timeout=30, message="the servers to be ready")
         children = psutil.Process(process.pid).children()
         assert len(children) == 2
         async with aiohttp.ClientSession() as session:
@@ -90,11 +95,8 @@ async def test_serve_runs_n_processes_on_one_port(start_waitpoint, database_url,
 
 async def test_serve_starts_again_a_process_that_dies(start_waitpoint, database_url, schema):
     await start_waitpoint(queues={})
-    port = free_port()
-    process = start("serve", "--config", "config/example.yaml", "--database-url", database_url,
-                    "--schema", schema, "--port", str(port), "--workers", "2")
+    process, port = await serve_two_processes(database_url, schema)
     try:
-        await wait_until(lambda: healthy(port), timeout=30, message="the servers to be ready")
         first = {child.pid for child in psutil.Process(process.pid).children()}
         victim = psutil.Process(min(first))
         victim.kill()  # as the kernel's OOM killer would

@@ -65,6 +65,18 @@ def test_the_wheel_ships_the_migrations(tmp_path):
     assert "ingest/queries/ingest_events.sql" in names
 
 
+@pytest.fixture
+async def fresh(database_url):
+    """A connection and the name of a schema nothing has migrated yet (dropped after)."""
+    schema = f"m_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(database_url)
+    try:
+        yield conn, schema
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.close()
+
+
 LEGACY_BOOKKEEPING = """
 DROP TABLE {schema}.migrations;
 CREATE TABLE {schema}.migrations (version integer PRIMARY KEY, name text NOT NULL,
@@ -79,51 +91,36 @@ async def _as_before_tracks(conn, schema: str, versions: list[tuple[int, str]]) 
                            versions)
 
 
-async def test_a_database_migrated_before_tracks_gains_them_and_needs_nothing(database_url):
-    schema = f"m_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, schema, RECEIVER_TRACKS)
-        await _as_before_tracks(conn, schema, [(1, "jobs"), (2, "signals"), (3, "events"),
-                                               (4, "workflows"), (5, "ingest_index_lookup")])
-        assert await pending_migrations(conn, schema, RECEIVER_TRACKS) == []  # read as is
-        assert await migrate(conn, schema, RECEIVER_TRACKS) == []
-        rows = await conn.fetch(f"SELECT track, version, name FROM {schema}.migrations "
-                                "ORDER BY track, version")
-        assert [tuple(r) for r in rows] == [
-            ("ingest", 1, "events"), ("ingest", 2, "workflow_deliveries"),
-            ("ingest", 3, "ingest_index_lookup"), ("waitpoint", 1, "jobs"),
-            ("waitpoint", 2, "signals"), ("waitpoint", 3, "workflows")]
-    finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await conn.close()
+async def test_a_database_migrated_before_tracks_gains_them_and_needs_nothing(fresh):
+    conn, schema = fresh
+    await migrate(conn, schema, RECEIVER_TRACKS)
+    await _as_before_tracks(conn, schema, [(1, "jobs"), (2, "signals"), (3, "events"),
+                                           (4, "workflows"), (5, "ingest_index_lookup")])
+    assert await pending_migrations(conn, schema, RECEIVER_TRACKS) == []  # read as is
+    assert await migrate(conn, schema, RECEIVER_TRACKS) == []
+    rows = await conn.fetch(f"SELECT track, version, name FROM {schema}.migrations "
+                            "ORDER BY track, version")
+    assert [tuple(r) for r in rows] == [
+        ("ingest", 1, "events"), ("ingest", 2, "workflow_deliveries"),
+        ("ingest", 3, "ingest_index_lookup"), ("waitpoint", 1, "jobs"),
+        ("waitpoint", 2, "signals"), ("waitpoint", 3, "workflows")]
 
 
-async def test_a_database_from_before_workflows_gets_the_engine_part_first(database_url):
-    schema = f"m_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, schema, RECEIVER_TRACKS)
-        await _as_before_tracks(conn, schema, [(1, "jobs"), (2, "signals"), (3, "events")])
-        pending = await pending_migrations(conn, schema, RECEIVER_TRACKS)
-        assert [m.label for m in pending] == [
-            "waitpoint/003_workflows", "ingest/002_workflow_deliveries",
-            "ingest/003_ingest_index_lookup"]
-    finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await conn.close()
+async def test_a_database_from_before_workflows_gets_the_engine_part_first(fresh):
+    conn, schema = fresh
+    await migrate(conn, schema, RECEIVER_TRACKS)
+    await _as_before_tracks(conn, schema, [(1, "jobs"), (2, "signals"), (3, "events")])
+    pending = await pending_migrations(conn, schema, RECEIVER_TRACKS)
+    assert [m.label for m in pending] == [
+        "waitpoint/003_workflows", "ingest/002_workflow_deliveries",
+        "ingest/003_ingest_index_lookup"]
 
 
-async def test_the_engine_alone_does_not_wait_for_the_receivers_migrations(database_url):
-    schema = f"m_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(database_url)
-    try:
-        applied = await migrate(conn, schema)
-        assert {m.track for m in applied} == {"waitpoint"}
-        async with Waitpoint.client(database_url, schema=schema):
-            pass
-        assert [m.track for m in await pending_migrations(conn, schema, RECEIVER_TRACKS)] == [
-            "ingest"] * 3
-    finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await conn.close()
+async def test_the_engine_alone_does_not_wait_for_the_receivers_migrations(fresh, database_url):
+    conn, schema = fresh
+    applied = await migrate(conn, schema)
+    assert {m.track for m in applied} == {"waitpoint"}
+    async with Waitpoint.client(database_url, schema=schema):
+        pass
+    assert [m.track for m in await pending_migrations(conn, schema, RECEIVER_TRACKS)] == [
+        "ingest"] * 3
