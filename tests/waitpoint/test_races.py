@@ -46,3 +46,20 @@ async def test_keyed_signals_racing_a_waiter_are_never_lost(start_waitpoint, liv
     for job, key in zip(jobs, keys, strict=True):
         done = await wait_for_state(wp, job.id, "completed", timeout=20)
         assert done.recorded == key
+
+
+@pytest.mark.parametrize("live_wait", [0.0, 0.005])
+async def test_a_burst_of_keyed_signals_serves_one_waiter_each(start_waitpoint, live_wait):
+    """Two signals for one key arrive together while one job waits on it: that job gets
+    one, and the other is kept for the next job that awaits the key (not stranded on the
+    first job, which finishes without consuming it)."""
+    wp: Waitpoint = await start_waitpoint(queues={"approvals": 20})
+    first = await KeyedWaiter.enqueue({"key": "burst", "wait_timeout": live_wait})
+    await wait_for_state(wp, first.id, "suspended")  # registered on the key, asleep
+    reached = await asyncio.gather(wp.signal(key="burst", payload="one"),
+                                   wp.signal(key="burst", payload="two"))
+    assert sorted(map(len, reached)) == [0, 1]  # one delivered, one kept on the key
+    done = await wait_for_state(wp, first.id, "completed", timeout=20)
+    second = await KeyedWaiter.enqueue({"key": "burst", "wait_timeout": live_wait})
+    later = await wait_for_state(wp, second.id, "completed", timeout=20)
+    assert sorted([done.recorded, later.recorded]) == ["one", "two"]
