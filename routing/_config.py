@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -13,7 +14,7 @@ import pydantic
 
 from ._env import MissingVariable, interpolate
 from ._errors import ConfigError, ConfigIssue, Path
-from ._expressions import Expression, ExpressionError, compile_expression
+from ._expressions import Expression, ExpressionError, compile_expression, expression_problems
 from ._schema import (
     DEFAULT_BODY_LIMIT,
     PARAM,
@@ -21,6 +22,7 @@ from ._schema import (
     ConfigSpec,
     RouteSpec,
     SourceSpec,
+    path_problem,
 )
 from ._yaml import LocatedData, load_yaml
 from .presets import DEFAULT_DELIVERY_ID, SCHEMES, verifier_options
@@ -127,12 +129,18 @@ def _raw_issues(data: dict[str, Any], located: LocatedData, filename: str) -> li
     """Expression and path problems, found without trusting the rest of the shape."""
     issues: list[ConfigIssue] = []
 
-    def check(value: Any, path: Path) -> None:
-        if isinstance(value, str | int | float | bool):
-            try:
-                compile_expression(value)
-            except ExpressionError as error:
-                issues.append(ConfigIssue(filename, located.line(path), path, str(error)))
+    params: frozenset[str] | None = None  # the current source's path parameters
+
+    def check(value: Any, path: Path, condition: bool = False) -> None:
+        if not isinstance(value, str | int | float | bool):
+            return
+        try:
+            compiled = compile_expression(value)
+        except ExpressionError as error:
+            issues.append(ConfigIssue(filename, located.line(path), path, str(error)))
+            return
+        for problem in expression_problems(compiled, params=params, condition=condition):
+            issues.append(ConfigIssue(filename, located.line(path), path, problem))
 
     def check_payload(value: Any, path: Path) -> None:
         if isinstance(value, dict):
@@ -155,7 +163,14 @@ def _raw_issues(data: dict[str, Any], located: LocatedData, filename: str) -> li
         if not SOURCE_NAME.match(str(name)):
             issues.append(ConfigIssue(filename, located.line(base), base,
                                       "source names are lower-case letters, digits, - and _"))
+        params = None
         if isinstance(source.get("path"), str):
+            problem = path_problem(source["path"])
+            if problem is not None:
+                issues.append(ConfigIssue(filename, located.line((*base, "path")),
+                                          (*base, "path"), problem))
+            else:
+                params = frozenset(PARAM.findall(source["path"]))
             shape = PARAM.sub("{}", source["path"])
             if shape in seen_paths:
                 path = (*base, "path")
@@ -171,7 +186,7 @@ def _raw_issues(data: dict[str, Any], located: LocatedData, filename: str) -> li
                 continue
             path = (*base, "routes", index)
             if "when" in route:
-                check(route["when"], (*path, "when"))
+                check(route["when"], (*path, "when"), condition=True)
             signal = route.get("signal")
             if isinstance(signal, dict):
                 for field_name in ("job", "workflow", "step", "key"):
@@ -211,7 +226,10 @@ def _validation_issues(error: pydantic.ValidationError, located: LocatedData,
         elif problem["type"] == "extra_forbidden":
             message = f"unknown key {path[-1]!r}"
         elif problem["type"] == "union_tag_invalid":
-            message = f"unknown scheme; known schemes: {', '.join(SCHEMES)}"
+            tag = str((problem.get("ctx") or {}).get("tag", ""))
+            near = difflib.get_close_matches(tag, SCHEMES, n=1)
+            message = (f"unknown scheme {tag!r}" + (f"; did you mean {near[0]!r}?" if near else "")
+                       + f" Known schemes: {', '.join(SCHEMES)}")
         elif problem["type"] == "union_tag_not_found":
             message = f"missing scheme; known schemes: {', '.join(SCHEMES)}"
         issues.append(ConfigIssue(filename, located.line(path), path, message))

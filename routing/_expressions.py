@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,26 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {"json": json.loads, "split": _split}
 split(text, separator) takes apart ids packed into one string (Discord's custom_id)."""
 
 
+BUILTIN_FUNCTIONS = frozenset({
+    "size", "int", "uint", "double", "string", "bytes", "bool", "dyn", "type", "duration",
+    "timestamp", "matches", "contains", "startsWith", "endsWith", "getFullYear", "getMonth",
+    "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek", "getHours", "getMinutes",
+    "getSeconds", "getMilliseconds",
+})
+"""CEL's standard functions (the macros has, all, exists, exists_one, map, filter are not
+functions and never appear in references)."""
+CONDITIONS = frozenset({
+    "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "_&&_", "_||_", "!_", "@in", "_in_",
+    "matches", "contains", "startsWith", "endsWith", "bool",
+})
+"""Operators and functions whose result is true or false."""
+MACRO = re.compile(r"(?:^|[^\w.])has\(|\.(?:all|exists|exists_one)\(")
+STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+SELECTION = re.compile(r"\b(headers|query|params|source)((?:\s*(?:\.\s*[A-Za-z_]\w*|\[[^\]]*\]))*)")
+SELECTOR = re.compile(r"\.\s*([A-Za-z_]\w*)|\[\s*(?:'([^']*)'|\"([^\"]*)\"|([^\]]*))\s*\]")
+MACRO_VARIABLE = re.compile(r"\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,")
+
+
 class ExpressionError(ValueError):
     pass
 
@@ -33,6 +55,7 @@ class Expression:
     program: Any = None
     constant: Any = None
     variables: frozenset[str] = frozenset()  # the context variables it reads
+    functions: frozenset[str] = frozenset()  # the functions and operators it calls
 
     def evaluate(self, context: cel.Context) -> Any:
         if self.program is None:
@@ -51,11 +74,76 @@ def compile_expression(value: str | int | float | bool) -> Expression:
     except ValueError as error:
         raise ExpressionError(_first_line(str(error))) from None
     references = program.references()
-    unknown = sorted(set(references["variables"]) - set(VARIABLES))
+    # Comprehension variables ([...].exists(x, ...)) are reported as variables too.
+    bound = set(MACRO_VARIABLE.findall(value))
+    unknown = sorted(set(references["variables"]) - set(VARIABLES) - bound)
     if unknown:
+        hint = ""
+        if re.search(rf"\b(?:headers|query)\.[A-Za-z_]\w*\s*-\s*{unknown[0]}\b", value):
+            hint = " ('-' subtracts: a header name with '-' is selected as headers['x-name'])"
         raise ExpressionError(f"unknown variable {unknown[0]!r} in {value!r}; "
-                              f"expressions see {', '.join(VARIABLES)}")
-    return Expression(source=value, program=program, variables=frozenset(references["variables"]))
+                              f"expressions see {', '.join(VARIABLES)}{hint}")
+    return Expression(source=value, program=program,
+                      variables=frozenset(references["variables"]) & frozenset(VARIABLES),
+                      functions=frozenset(references["functions"]))
+
+
+def expression_problems(expression: Expression, *, params: frozenset[str] | None = None,
+                        condition: bool = False) -> list[str]:
+    """What a compiled expression gets wrong that only shows at run time: unknown
+    functions, selections the variables cannot have (params the path does not declare,
+    fields of a string), and a condition (`when`) that is a value, not true or false.
+
+    `params`: the path's parameter names (None: not known, skip that check)."""
+    text = expression.source
+    if expression.program is None:
+        if condition and not isinstance(expression.constant, bool):
+            return [f"when must be true or false, got {text}"]
+        return []
+    problems = [
+        f"unknown function {name}() in {text!r}; expressions have CEL's own functions and "
+        f"{', '.join(f'{f}()' for f in FUNCTIONS)}"
+        for name in sorted(expression.functions)
+        if name[:1].isalpha() and name not in BUILTIN_FUNCTIONS and name not in FUNCTIONS
+    ]
+    literals = [match.span() for match in STRING_LITERAL.finditer(text)]
+    for match in SELECTION.finditer(text):
+        start = match.start()
+        if any(a <= start < b for a, b in literals) or text[:start].rstrip().endswith("."):
+            continue
+        variable = match[1]
+        chain = [next(group for group in selector.groups() if group is not None).strip()
+                 for selector in SELECTOR.finditer(match[2])]
+        problems += _selection_problems(variable, chain, params, text)
+    if re.search(r"\bheaders\.[A-Za-z_]\w*\s*-\s*[A-Za-z]", text):
+        problems.append(f"in {text!r}, '-' subtracts: a header name with '-' is selected as "
+                        "headers['x-name']")
+    if condition and not (expression.functions & CONDITIONS) and not MACRO.search(text) \
+            and text.strip() not in ("true", "false"):
+        problems.append(f"when must be true or false: {text!r} is a value; compare it "
+                        f"({text} == '...'), or write {text} == true for a boolean field")
+    return problems
+
+
+def _selection_problems(variable: str, chain: list[str], params: frozenset[str] | None,
+                        text: str) -> list[str]:
+    if variable == "source":
+        return [f"source is the source's name (a string): {text!r} selects "
+                f"{chain[0]!r} from it"] if chain else []
+    if len(chain) > 1:
+        return [f"{variable} values are strings: {variable}.{chain[0]}.{chain[1]} in "
+                f"{text!r} selects inside a string"]
+    if variable != "params" or params is None or not chain:
+        return []
+    if not params:
+        return [f"params.{chain[0]} in {text!r}: this source's path has no {{name}} "
+                "parameters"]
+    if chain[0] not in params:
+        near = difflib.get_close_matches(chain[0], sorted(params), n=1)
+        hint = f"; did you mean params.{near[0]}?" if near else ""
+        return [f"params.{chain[0]} in {text!r}: the path declares "
+                f"{', '.join(f'{{{p}}}' for p in sorted(params))}{hint}"]
+    return []
 
 
 def _first_line(message: str) -> str:

@@ -72,19 +72,22 @@ class SourceSpec(_Strict):
     delivery_id: ExpressionText | None = None
     body: Literal["auto", "json", "form", "text"] = "auto"
     routes: list[RouteSpec] = []
+    # The path is checked by path_problem() on the raw config (routing._config), so that a
+    # bad path is reported together with every other problem of its source.
 
-    @model_validator(mode="after")
-    def _path_is_a_template(self) -> SourceSpec:
-        if not PATH_TEMPLATE.match(self.path):
-            raise ValueError(f"path {self.path!r} must start with / and use URL-safe "
-                             "characters, with {name} for path parameters")
-        names = PARAM.findall(self.path)
-        for name in names:
-            if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-                raise ValueError(f"path parameter {{{name}}} must be a lower-case identifier")
-        if len(set(names)) != len(names):
-            raise ValueError("path parameters must have distinct names")
-        return self
+
+def path_problem(path: str) -> str | None:
+    """What is wrong with a source's path template, or None."""
+    if not PATH_TEMPLATE.match(path):
+        return (f"path {path!r} must start with / and use URL-safe characters, with {{name}} "
+                "for path parameters")
+    names = PARAM.findall(path)
+    for name in names:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            return f"path parameter {{{name}}} must be a lower-case identifier"
+    if len(set(names)) != len(names):
+        return "path parameters must have distinct names"
+    return None
 
 
 class CallbacksSpec(_Strict):

@@ -31,7 +31,12 @@ def load_yaml(text: str, filename: str) -> tuple[LocatedData, list[ConfigIssue]]
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(error, "problem", None) or str(error)
-        raise _single(filename, line, (), f"not valid YAML: {problem}") from None
+        context = getattr(error, "context", None) or ""
+        hint = ""
+        if "flow mapping" in context or "flow sequence" in context:
+            hint = (" (an expression with [ ] { } , or : inside a {...} or [...] must be "
+                    "quoted: {job: \"headers['x-job']\"})")
+        raise _single(filename, line, (), f"not valid YAML: {problem}{hint}") from None
     issues: list[ConfigIssue] = []
     lines: dict[Path, int] = {}
     data = _convert(node, (), lines, issues, filename) if node is not None else None

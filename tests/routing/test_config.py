@@ -117,7 +117,8 @@ def test_every_error_is_reported_at_once_with_its_line():
         (19, "sources.stripe.routes[4].signal.job",
          "expected an expression (a string) or a constant, not a list"),
         (21, "sources.other.path", "path '/webhooks/stripe' is already served by source 'stripe'"),
-        (22, "sources.other.verify", "unknown scheme; known schemes: " + ", ".join(SCHEMES)),
+        (22, "sources.other.verify",
+         "unknown scheme 'nope'; did you mean 'none'? Known schemes: " + ", ".join(SCHEMES)),
         (25, "sources.third.verify", "mixing HS* with public-key algorithms invites algorithm "
                                      "confusion; use one family per source"),
         (26, "sources.third.colour", "unknown key 'colour'"),
@@ -136,8 +137,8 @@ def test_every_error_is_reported_at_once_with_its_line():
     ("version: 1\nsources:\n  A!: {path: /a, verify: {scheme: none, insecure: true}}\n", 3,
      "sources.A!", "source names are lower-case letters, digits, - and _"),
     ("version: 1\nsources:\n  a: {path: a, verify: {scheme: none, insecure: true}}\n", 3,
-     "sources.a", "path 'a' must start with / and use URL-safe characters, with {name} for path "
-     "parameters"),
+     "sources.a.path", "path 'a' must start with / and use URL-safe characters, with {name} "
+     "for path parameters"),
     ("version: 1\nsources:\n  a: {path: /a, verify: {scheme: none, insecure: true}}\n"
      "  a: {path: /b, verify: {scheme: none, insecure: true}}\n", 4, "sources.a",
      "duplicate key 'a'"),
@@ -182,3 +183,50 @@ def test_default_delivery_ids_per_scheme():
     assert compiled.sources["gh"].delivery_id.source == "headers['x-github-delivery']"
     assert compiled.sources["st"].delivery_id.source == "body.id"
     assert compiled.sources["hm"].delivery_id is None
+
+
+def test_what_would_fail_at_run_time_is_reported_in_the_same_pass():
+    found = errors(textwrap.dedent("""\
+        version: 1
+        sources:
+          a:
+            path: /w/{job_id}
+            verify: {scheme: strpe, secrets: [x]}
+            routes:
+              - when: body.type
+                signal: {job: params.jobid}
+              - signal: {job: unknown_fn(body)}
+              - when: "[1, 2].exists(x, x > 1) && has(body.y)"
+                signal: {job: "headers['x-job']", payload: {a: headers.x-job}}
+          b:
+            path: b
+            verify: {scheme: none, insecure: true}
+            routes:
+              - signal: {job: params.id, payload: {x: headers.foo.bar, y: source.name}}
+        """))
+    messages = {(line, path): message for line, path, message in found}
+    assert messages[(5, "sources.a.verify")].startswith("unknown scheme 'strpe'; did you mean "
+                                                        "'stripe'?")
+    assert "when must be true or false" in messages[(7, "sources.a.routes[0].when")]
+    assert "did you mean params.job_id" in messages[(8, "sources.a.routes[0].signal.job")]
+    assert "unknown function unknown_fn()" in messages[(9, "sources.a.routes[1].signal.job")]
+    assert "headers['x-name']" in messages[(11, "sources.a.routes[2].signal.payload.a")]
+    assert (10, "sources.a.routes[2].when") not in messages  # macros and their variables
+    assert "must start with /" in messages[(13, "sources.b.path")]
+    assert "selects inside a string" in messages[(16, "sources.b.routes[0].signal.payload.x")]
+    assert "source's name" in messages[(16, "sources.b.routes[0].signal.payload.y")]
+
+
+def test_params_on_a_path_without_parameters():
+    found = errors("version: 1\nsources:\n  a:\n    path: /a\n"
+                   "    verify: {scheme: none, insecure: true}\n"
+                   "    routes:\n      - signal: {job: params.id}\n")
+    assert found == [(7, "sources.a.routes[0].signal.job",
+                      "params.id in 'params.id': this source's path has no {name} parameters")]
+
+
+def test_an_unquoted_expression_in_a_flow_mapping_gets_a_hint():
+    with pytest.raises(ConfigError, match=r"must be quoted: \{job: \"headers\['x-job'\]\"\}"):
+        config("version: 1\nsources:\n  a:\n    path: /a\n"
+               "    verify: {scheme: none, insecure: true}\n"
+               "    routes:\n      - signal: {job: headers['x']}\n")

@@ -45,7 +45,8 @@ def test_an_unknown_preset_lists_the_known_ones():
     ((line, path, message),) = problems(
         "version: 1\nsources:\n  a:\n    path: /a\n    verify:\n      scheme: strype\n")
     assert (line, path) == (6, "sources.a.verify")  # the line of its scheme
-    assert message == "unknown scheme; known schemes: " + ", ".join(SCHEMES)
+    assert message == ("unknown scheme 'strype'; did you mean 'stripe'? Known schemes: "
+                       + ", ".join(SCHEMES))
     assert {"paddle", "google-pubsub", "custom", "msgraph"} <= set(SCHEMES)
 
 
