@@ -69,12 +69,14 @@ class Rejection(Exception):
     """A request refused: nothing was stored (or, for 422, stored as a payload error)."""
 
     def __init__(self, status: int, reason: str, detail: str = "", *,
-                 retry_after: int | None = None) -> None:
+                 retry_after: int | None = None, log_detail: str = "") -> None:
         super().__init__(f"{status} {reason}: {detail}" if detail else f"{status} {reason}")
         self.status = status
         self.reason = reason
         self.detail = detail
         self.retry_after = retry_after
+        self.log_detail = log_detail or detail
+        """What the log line says; a forged request's answer says less than the log."""
 
     def response(self) -> web.Response:
         headers = {"Retry-After": str(self.retry_after)} if self.retry_after else None

@@ -125,8 +125,8 @@ async def _verify(request: web.Request, runtime: SourceRuntime, body: bytes,
         if error.reason == "keys_unavailable":
             # We could not fetch the provider's keys: our problem, not the sender's. 503
             # asks the provider to retry, so the callback is not lost.
-            raise Rejection(503, error.reason, retry_after=30) from None
-        raise Rejection(401, error.reason) from None
+            raise Rejection(503, error.reason, error.detail, retry_after=30) from None
+        raise Rejection(401, error.reason, log_detail=error.detail) from None
 
 
 async def _submit(receiver: Receiver, record: EventRecord) -> Stored:

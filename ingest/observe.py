@@ -27,6 +27,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         handling = handling_of(request)
         if handling is not None:
             handling.reason = rejection.reason
+            if rejection.log_detail:
+                handling.details["detail"] = rejection.log_detail
     handling = handling_of(request)
     if handling is None:  # /healthz, /metrics, unknown paths
         return response

@@ -54,7 +54,7 @@ def resign(recording: Recording, source: routing.CompiledSource, public_url: str
     headers = {k: v for k, v in recording.headers.items() if k not in sensitive}
     now = int(time.time())
     message_id = headers.get("webhook-id") or headers.get("svix-id")
-    extra: dict[str, Any] = {"timestamp": now, "url": public_url}
+    extra: dict[str, Any] = {"timestamp": now, "url": public_url, "headers": headers}
     if message_id:
         extra["message_id"] = message_id  # keep the provider's delivery id for dedupe
     if getattr(options, "id_header", None):
@@ -137,7 +137,11 @@ def parse_since(text: str) -> datetime:
     if match:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
         return datetime.now(UTC) - timedelta(**{unit: int(match[1])})
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"expected an ISO time (2026-11-29T10:00) or a span back from now "
+                         f"(30m, 2h, 7d), got {text!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -9,11 +9,14 @@ options into what the verifier takes, once, when the config is compiled.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .schemes import CustomScheme, JwtScheme, SignaturePairs
+from pydantic import BaseModel
+
+from .schemes import SCHEME_MODELS, CustomScheme, JwtScheme, SignaturePairs
 
 STANDARD_ID = "'webhook-id' in headers ? headers['webhook-id'] : headers['svix-id']"
 
@@ -64,7 +67,7 @@ def _generic_hmac(spec: Any) -> CustomScheme:
 
 def _google_oidc(spec: Any) -> JwtScheme:
     return JwtScheme(
-        scheme="jwt", algorithms=["RS256"], header="authorization", jwks_url=spec.jwks_url,
+        scheme="jwt", algorithms=["RS256"], header="authorization", jwks_url=spec.keys_url,
         jwks_file=spec.jwks_file, issuer=["https://accounts.google.com", "accounts.google.com"],
         audience=spec.audience, required_claims=["exp", "iat"],
         claims={"email": spec.service_account_email, "email_verified": True},
@@ -88,8 +91,9 @@ _PRESET_LIST = [
     Preset("shopify", "Shopify", "HMAC-SHA256 of the body, base64",
            ("X-Shopify-Hmac-Sha256",), "headers['x-shopify-webhook-id']", None, None,
            _custom(header="X-Shopify-Hmac-Sha256", encoding="base64")),
-    Preset("twilio", "Twilio", "HMAC-SHA1 of the public URL + sorted form params "
-           "(JSON: bodySHA256 in the URL)", ("X-Twilio-Signature",),
+    Preset("twilio", "Twilio", "HMAC-SHA1 (HMAC-SHA256 when the signature settings header "
+           "says so) of the public URL + sorted form params (JSON: bodySHA256 in the URL)",
+           ("X-Twilio-Signature", "X-Twilio-Webhooks-Signature-Settings"),
            "headers['i-twilio-idempotency-token']"),
     Preset("standard", "Standard Webhooks", "HMAC-SHA256 of '<id>.<timestamp>.<body>', "
            "whsec_ secret", ("webhook-id", "webhook-timestamp", "webhook-signature"),
@@ -192,6 +196,50 @@ def verifier_options(spec: Any) -> Any:
     if "tolerance" in type(spec).model_fields and spec.tolerance is None:
         return spec.model_copy(update={"tolerance": preset.tolerance})
     return spec
+
+
+@dataclass(frozen=True)
+class PresetOption:
+    """One option a scheme takes, as `waitpoint providers` and the README list it."""
+
+    name: str
+    required: bool
+    default: Any = None
+
+    def __str__(self) -> str:
+        """`name` when required, `name?` when optional without a default, else
+        `name=default`."""
+        if self.required:
+            return self.name
+        default = self.default
+        if default is None or default == [] or default == {}:
+            return f"{self.name}?"
+        if default == "":
+            return f'{self.name}=""'
+        if isinstance(default, list):
+            return f"{self.name}=[{', '.join(map(str, default))}]"
+        return f"{self.name}={default}"
+
+
+def _model_for(scheme: str) -> type[BaseModel]:
+    for model in SCHEME_MODELS:
+        if scheme in typing.get_args(model.model_fields["scheme"].annotation):
+            return model
+    raise KeyError(scheme)
+
+
+def preset_options(scheme: str) -> tuple[PresetOption, ...]:
+    """The options a scheme takes, read from its option model; a tolerance the preset
+    fills is shown with the preset's value."""
+    options = []
+    for name, field in _model_for(scheme).model_fields.items():
+        if name == "scheme":
+            continue
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
+        if name == "tolerance" and default is None:
+            default = PRESETS[scheme].tolerance
+        options.append(PresetOption(name, field.is_required(), default))
+    return tuple(options)
 
 
 DEFAULT_DELIVERY_ID = {p.name: p.delivery_id for p in _PRESET_LIST if p.delivery_id}

@@ -133,8 +133,23 @@ class GooglePubsubScheme(_Scheme):
     audience: str = Field(description="The audience set on the push subscription.")
     service_account_email: str = Field(
         description="The service account the push subscription authenticates as.")
-    jwks_url: str | None = GOOGLE_CERTS_URL
-    jwks_file: str | None = None
+    jwks_url: str | None = Field(
+        default=None, description=f"Where Google's keys are fetched; {GOOGLE_CERTS_URL} "
+        "unless jwks_file is given.")
+    jwks_file: str | None = Field(
+        default=None, description="Google's keys as a local JWKS file, used on its own "
+        "(offline, tests).")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> GooglePubsubScheme:
+        if self.jwks_url and self.jwks_file:
+            raise ValueError("give jwks_url or jwks_file, not both")
+        return self
+
+    @property
+    def keys_url(self) -> str | None:
+        """The URL to fetch keys from: none when a file holds them."""
+        return None if self.jwks_file else (self.jwks_url or GOOGLE_CERTS_URL)
 
 
 class HmacScheme(_Scheme):
@@ -277,6 +292,13 @@ class NoneScheme(_Scheme):
     insecure: Literal[True] = Field(
         description="Must be true: requests to this source are not verified at all.")
 
+
+SCHEME_MODELS = (
+    SecretScheme, TimedSecretScheme, TwilioScheme, StandardScheme, MetaScheme, SquareScheme,
+    PublicKeyScheme, PlaidScheme, GooglePubsubScheme, HmacScheme, CustomScheme, JwtScheme,
+    NoneScheme,
+)
+"""Every option model, in the order of VerifySpec."""
 
 VerifySpec = Annotated[
     SecretScheme | TimedSecretScheme | TwilioScheme

@@ -7,6 +7,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class VerificationError(Exception):
@@ -67,6 +68,15 @@ def check_timestamp(timestamp: str, now: float, tolerance: int) -> int:
         raise VerificationError("stale_timestamp",
                                 f"timestamp is {int(now - value)} s off (tolerance {tolerance} s)")
     return value
+
+
+def key_source(url: str) -> str:
+    """A key URL as it may be shown in an answer or a log line: scheme, host and path,
+    never a query string or credentials that could carry a token."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def b64(data: bytes) -> str:

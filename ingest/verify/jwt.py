@@ -18,7 +18,7 @@ import structlog
 
 from routing.schemes import JwtScheme
 
-from ._base import SignedRequest, VerificationError, secret_values
+from ._base import SignedRequest, VerificationError, key_source, secret_values
 from ._verifier import Verifier
 from .keys import KeyCache
 
@@ -37,13 +37,14 @@ def _token(request: SignedRequest, options: JwtScheme) -> str:
     return value.strip()
 
 
-def _key_set(data: Any) -> KeySet:
+def _key_set(data: Any, source: str = "the JWKS") -> KeySet:
     """The keys of a JWKS by kid; an unusable set is keys_unavailable (503, retried), not
     a forged request."""
     try:
         return {key.key_id: key.key for key in jwt.PyJWKSet.from_dict(data).keys}
     except (jwt.PyJWTError, TypeError, AttributeError, KeyError) as error:
-        raise VerificationError("keys_unavailable", f"the JWKS is not usable: {error}") from None
+        raise VerificationError("keys_unavailable",
+                                f"{source} is not a usable JWKS: {error}") from None
 
 
 async def _fetch(url: str) -> KeySet:
@@ -55,8 +56,9 @@ async def _fetch(url: str) -> KeySet:
             response.raise_for_status()
             data = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-        raise VerificationError("keys_unavailable", f"cannot fetch JWKS: {error}") from None
-    return _key_set(data)
+        raise VerificationError("keys_unavailable", f"cannot fetch the keys at "
+                                f"{key_source(url)}: {type(error).__name__}") from None
+    return _key_set(data, key_source(url))
 
 
 def candidate_keys(options: JwtScheme, kid: str | None, cache: KeyCache) -> list[Any]:
@@ -65,7 +67,8 @@ def candidate_keys(options: JwtScheme, kid: str | None, cache: KeyCache) -> list
     keys: list[Any] = list(options.public_keys)
     sets: list[KeySet] = []
     if options.jwks_file:
-        sets.append(cache.file(options.jwks_file, _key_set))
+        path = options.jwks_file
+        sets.append(cache.file(path, lambda data: _key_set(data, path)))
     fetched = cache.cached(options.jwks_url) if options.jwks_url else None
     if fetched is not None:
         sets.append(fetched)

@@ -22,7 +22,7 @@ import structlog
 from routing.schemes import JwtScheme, PlaidScheme
 
 from . import jwt
-from ._base import SignedRequest, VerificationError
+from ._base import SignedRequest, VerificationError, key_source
 from ._verifier import Verifier
 
 log = structlog.get_logger("ingest.verify.plaid")
@@ -60,8 +60,9 @@ async def _fetch_key(options: PlaidScheme, kid: str) -> Any:
             response.raise_for_status()
             answer = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-        raise VerificationError("keys_unavailable",
-                                f"cannot fetch Plaid's key: {type(error).__name__}") from None
+        raise VerificationError("keys_unavailable", f"cannot fetch Plaid's key at "
+                                f"{key_source(options.keys_url)}: {type(error).__name__}"
+                                ) from None
     key = answer.get("key") if isinstance(answer, dict) else None
     if not isinstance(key, dict):
         return None

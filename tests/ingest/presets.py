@@ -146,7 +146,7 @@ def cases(jwks_files: dict[str, str]) -> dict[str, Case]:
         "google-pubsub": Case(
             {"scheme": "google-pubsub", "audience": "https://hooks.example.com/pubsub",
              "service_account_email": "push@acme.iam.gserviceaccount.com",
-             "jwks_url": None, "jwks_file": jwks_files.get("google-pubsub", "")},
+             "jwks_file": jwks_files.get("google-pubsub")},
             _json({"message": {"data": "eyJvcmRlciI6IDF9", "messageId": "2070443601311540"},
                    "subscription": "projects/acme/subscriptions/orders"}), AS_JSON,
             {"private_key": GOOGLE_KEY, "kid": GOOGLE_KID}),

@@ -9,6 +9,7 @@ import json
 import textwrap
 
 import pytest
+import structlog
 
 from ingest.verify import sign
 
@@ -162,12 +163,19 @@ async def test_unfetchable_provider_keys_are_a_503_to_retry_not_a_401(waitpoint_
               scheme: google-pubsub
               audience: https://hooks.example.com/pubsub
               service_account_email: push@acme.iam.gserviceaccount.com
-              jwks_url: http://127.0.0.1:{dead}/certs
+              jwks_url: http://127.0.0.1:{dead}/certs?token=keep-this-out
         """))
     receiver = await waitpoint_receiver(tmp_path / "routes.yaml", queues={})
     body = b'{"message": {"messageId": "1", "data": ""}}'
-    response = await post_signed(receiver, "pubsub", body, private_key=GOOGLE_KEY,
-                                 kid=GOOGLE_KID)
+    with structlog.testing.capture_logs() as logs:
+        response = await post_signed(receiver, "pubsub", body, private_key=GOOGLE_KEY,
+                                     kid=GOOGLE_KID)
     assert response.status == 503 and response.headers["Retry-After"] == "30"
-    assert (await response.json())["error"] == "keys_unavailable"
+    answer = await response.json()
+    assert answer["error"] == "keys_unavailable"
+    # Which key source failed, in the answer and the log line; never its query string.
+    assert f"http://127.0.0.1:{dead}/certs" in answer["detail"]
+    (line,) = [entry for entry in logs if entry["event"] == "webhook"]
+    assert f"http://127.0.0.1:{dead}/certs" in line["detail"]
+    assert "keep-this-out" not in repr(logs) + answer["detail"]
     assert await events(receiver) == 0

@@ -4,6 +4,7 @@ that library accepts what our sign() produces."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -237,6 +238,49 @@ def test_twilio_library_accepts_our_signature():
                                                        headers["X-Twilio-Signature"])
 
 
+def test_twilio_library_signs_sha256_as_we_verify_it():
+    """What twilio's own RequestValidator computes with HMAC_SHA256 verifies here when the
+    settings header names that algorithm, and fails when it names SHA-1 or nothing."""
+    validator = pytest.importorskip("twilio.request_validator")
+    url = "https://hooks.example.com/webhooks/twilio"
+    params = {"CallSid": "CA1", "CallStatus": "completed", "To": "+15558675310"}
+    from urllib.parse import urlencode
+
+    body = urlencode(params).encode()
+    signature = validator.RequestValidator(SECRET).compute_signature(url, params,
+                                                                     "HMAC_SHA256")
+    spec = options(Case({"scheme": "twilio", "secrets": [SECRET]}, b""))
+
+    def sent(settings: str | None) -> SignedRequest:
+        headers = {"x-twilio-signature": signature}
+        if settings is not None:
+            headers["x-twilio-webhooks-signature-settings"] = settings
+        return SignedRequest(body, headers, url)
+
+    asyncio.run(verify(sent("key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"), spec))
+    for settings in (None, "key=webhooks_sharedkey_1,algorithm=HMAC_SHA1"):
+        with pytest.raises(VerificationError, match="bad_signature"):
+            asyncio.run(verify(sent(settings), spec))
+    with pytest.raises(VerificationError, match="bad_algorithm"):
+        asyncio.run(verify(sent("algorithm=HMAC_MD5"), spec))
+    ours = sign(spec, body, url=url, algorithm="sha256")
+    assert ours["X-Twilio-Signature"] == signature
+    assert validator.get_signature_algorithm(
+        ours["X-Twilio-Webhooks-Signature-Settings"]) == "HMAC_SHA256"
+
+
+def test_a_sha1_signature_sent_as_sha256_is_refused():
+    url = "https://hooks.example.com/webhooks/twilio"
+    body = b"CallSid=CA1&CallStatus=completed"
+    spec = options(Case({"scheme": "twilio", "secrets": [SECRET]}, b""))
+    sha1 = sign(spec, body, url=url)["X-Twilio-Signature"]
+    request = SignedRequest(body, {"x-twilio-signature": sha1,
+                                   "x-twilio-webhooks-signature-settings":
+                                   "key=k,algorithm=HMAC_SHA256"}, url)
+    with pytest.raises(VerificationError, match="bad_signature"):
+        asyncio.run(verify(request, spec))
+
+
 def test_discord_library_accepts_our_signature(all_cases):
     discord = pytest.importorskip("discord_interactions")
     case = all_cases["discord"]
@@ -404,3 +448,16 @@ async def test_plaid_keeps_a_cached_key_when_its_api_is_down(aiohttp_server, mon
     other = Case(spec, case.body, {}, {"private_key": PLAID_KEY, "kid": "never-seen"})
     with pytest.raises(VerificationError, match="keys_unavailable"):
         await verify(signed_request("plaid", other), options(other), keys=keys)
+
+
+def test_google_pubsub_takes_one_key_source():
+    with pytest.raises(ValueError, match="jwks_url or jwks_file, not both"):
+        options(Case({"scheme": "google-pubsub", "audience": "a", "service_account_email": "e",
+                      "jwks_url": "https://keys.example.com/certs",
+                      "jwks_file": "keys.json"}, b""))
+    fetched = options(Case({"scheme": "google-pubsub", "audience": "a",
+                            "service_account_email": "e"}, b""))
+    assert fetched.jwks_url == "https://www.googleapis.com/oauth2/v3/certs"
+    offline = options(Case({"scheme": "google-pubsub", "audience": "a",
+                            "service_account_email": "e", "jwks_file": "keys.json"}, b""))
+    assert offline.jwks_url is None and offline.jwks_file == "keys.json"

@@ -40,6 +40,7 @@ KEYS = {
     "shopify": ("shopify:820982911946154508", {"financial_status": "paid"}),
     "twilio-form": ("twilio:SM1f0e8ae6ade43cb3c0ce4525424e404f", {"status": "delivered"}),
     "twilio-json": ("twilio:EXa1b2c3d4", {"status": "completed"}),
+    "twilio-sha256": ("twilio:SM1f0e8ae6ade43cb3c0ce4525424e404f", {"status": "delivered"}),
     "standard": ("standard:user_29w83sxmDNGwOuEthce5gg56FcC", {"type": "user.verified"}),
     "jwt": ("partner:kyc-5521", {"decision": "approved"}),
     **{f"preset-{name}": (f"preset:{name}", {"source": name}) for name in PRESET_NAMES},
@@ -217,3 +218,8 @@ async def test_replay_command_against_a_running_receiver(waitpoint_receiver, tmp
     broken.write_text("{}")
     code, _, err = await cli(str(broken), "--url", url)
     assert code == 1 and f"{broken}: " in err and "format: Field required" in err
+
+
+def test_every_recording_file_is_tested():
+    files = {path.stem for path in RECORDINGS.glob("*.json")}
+    assert files == set(KEYS)
