@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from waitpoint.cli import (
 )
 from waitpoint.schema import ensure_current
 
+from . import verify as verification
 from .events import target_json
 from .query import RECEIVER_TRACKS
 from .server import run_processes, self_command
@@ -75,7 +78,8 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 def route_command(file: Path, source_name: str | None, request_path: str | None, body_file: Any,
                   headers: tuple[str, ...], query: tuple[str, ...],
                   params: tuple[str, ...]) -> None:
-    """Dry run: print the deliveries a callback would produce. Verifies and stores nothing."""
+    """Dry run: print the deliveries a callback would produce. Verifies and stores nothing.
+    Exits 1 when a route fails to evaluate (a missing id, a payload that cannot be stored)."""
     config = load_config(file)
     path_params: dict[str, str] = {}
     if request_path is not None:
@@ -100,7 +104,11 @@ def route_command(file: Path, source_name: str | None, request_path: str | None,
         result = routing.evaluate(source, callback)
     except routing.BodyError as error:
         raise click.ClickException(f"body: {error}") from None
-    click.echo(json.dumps(describe(result), indent=2, ensure_ascii=False))
+    described = describe(result)
+    click.echo(json.dumps(described, indent=2, ensure_ascii=False))
+    if described["errors"] or any("payload_error" in d for d in described["deliveries"]):
+        # A route that matched but could not deliver is what a config fix is for.
+        sys.exit(1)
 
 
 def describe(result: routing.Evaluation) -> dict[str, Any]:
@@ -200,7 +208,8 @@ def up(config_file: Path, database_url: str | None, schema: str, host: str, port
 @click.option("--events", is_flag=True, help="Route stored events again instead (needs "
               "--config and the database).")
 @click.option("--source", default=None, help="With --events: only this source.")
-@click.option("--since", default=None, help="With --events: ISO time, or 30m / 2h / 7d ago.")
+@click.option("--since", default=None, callback=lambda _c, _p, value: _since(value),
+              help="With --events: ISO time, or 30m / 2h / 7d ago.")
 @click.option("--outcome", default=None, help="With --events: only this outcome, e.g. unrouted.")
 @click.option("--id", "event_ids", multiple=True, type=int, help="With --events: these ids.")
 @click.option("--force", is_flag=True, help="With --events: also events that already "
@@ -209,12 +218,12 @@ def up(config_file: Path, database_url: str | None, schema: str, host: str, port
 @schema_option
 def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: Path | None,
            signing_keys: tuple[str, ...], events: bool, source: str | None,
-           since: str | None, outcome: str | None,
+           since: datetime | None, outcome: str | None,
            event_ids: tuple[int, ...], force: bool, database_url: str | None,
            schema: str) -> None:
     """Send recordings to a receiver, or route stored events again; print a summary."""
     from .recording import RecordingError, load_recording, recording_files
-    from .replay import parse_since, replay_events, send_recording
+    from .replay import replay_events, send_recording
 
     config = load_config(config_file) if config_file is not None else None
     if events:
@@ -224,7 +233,7 @@ def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: 
         async def run_events() -> list[Any]:
             async with Waitpoint.client(database_url, schema=schema) as wp:
                 return await replay_events(
-                    wp, config, source=source, since=parse_since(since) if since else None,
+                    wp, config, source=source, since=since,
                     outcome=outcome, ids=list(event_ids) or None, force=force)
 
         _print_results(run(run_events()))
@@ -261,6 +270,15 @@ def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: 
         sys.exit(1)
 
 
+def _since(value: str | None) -> datetime | None:
+    from .replay import parse_since
+
+    try:
+        return None if value is None else parse_since(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+
+
 def _signing_keys(options: tuple[str, ...]) -> dict[str, bytes]:
     keys = {}
     for option in options:
@@ -275,22 +293,97 @@ def _signing_keys(options: tuple[str, ...]) -> dict[str, bytes]:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def providers(as_json: bool) -> None:
-    """List every verification preset: what it checks, its headers, its default delivery
-    id and its handshake."""
-    from routing.presets import PRESETS
+@click.option("--config", "config_file", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Routing config (YAML).")
+@click.option("--source", "source_name", required=True, help="The source it is sent to.")
+@click.option("--body", "body_file", required=True, type=click.File("rb"),
+              help="File with the raw request body ('-' for stdin).")
+@click.option("--header", "headers", multiple=True, help="KEY=VALUE (repeatable).")
+@click.option("--query", "query", multiple=True, help="KEY=VALUE (repeatable).")
+@click.option("--path", "request_path", default=None,
+              help="Request path; default: the source's path (give it when that has {params}).")
+@click.option("--signing-key", "signing_key", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="PEM private key, for public-key sources (Discord, SendGrid, Plaid, JWT).")
+@click.option("--note", default=None, help="Why this recording exists.")
+@click.option("--out", "out_file", default="-", type=click.File("w"),
+              help="Where to write the recording (default: standard output).")
+def record(config_file: Path, source_name: str, body_file: Any, headers: tuple[str, ...],
+           query: tuple[str, ...], request_path: str | None, signing_key: Path | None,
+           note: str | None, out_file: Any) -> None:
+    """Make a recording without a server: the body signed as the source's provider would
+    sign it now (secrets from the config's environment), with what routing makes of it as
+    the recording's `expect`. `waitpoint replay` and the pytest fixtures send it."""
+    from .deliveries import prepare
+    from .recording import Outcome, Recording
 
-    rows: list[dict[str, Any]] = [{"scheme": p.name, "provider": p.provider, "verifies": p.verifies,
-             "headers": list(p.headers), "delivery_id": p.delivery_id or "body hash",
-             "tolerance": p.tolerance, "handshake": p.handshake}
-            for p in PRESETS.values()]
+    config = load_config(config_file)
+    source = config.sources.get(source_name)
+    if source is None:
+        raise click.BadParameter(f"no source {source_name!r}; sources: "
+                                 f"{', '.join(config.sources)}", param_hint="--source")
+    path = request_path or source.path
+    params = source.match(path)
+    if params is None:
+        raise click.BadParameter(f"{path} is not a path of source {source_name!r} "
+                                 f"({source.path})", param_hint="--path")
+    header_map = {k.lower(): v for k, v in _pairs(headers, "--header").items()}
+    header_map.setdefault("content-type", "application/json")
+    query_map = _pairs(query, "--query")
+    body = body_file.read()
+    verifier = verification.build_verifier(source.verifier)
+    # URL-signing schemes (Twilio, {url} templates) sign where the request goes: the
+    # source's public URL, else the receiver's default address.
+    base = getattr(source.verifier, "public_url", None) or "http://127.0.0.1:8080"
+    extra: dict[str, Any] = {"url": str(base).rstrip("/") + path, "headers": header_map}
+    if signing_key is not None:
+        extra["private_key"] = signing_key.read_bytes()
+    try:
+        body = verifier.refresh_body(body, int(time.time()))
+        signed = verifier.sign(body, timestamp=int(time.time()), **extra)
+    except ValueError as error:
+        raise click.ClickException(f"cannot sign for {source_name}: {error}") from None
+    try:
+        prepared = prepare(routing.evaluate(source, routing.Callback(
+            body=body, headers=header_map, query=query_map, params=params)))
+        expect = Outcome(status=prepared.status, outcome=prepared.outcome)
+    except routing.BodyError as error:
+        raise click.ClickException(f"body: {error}") from None
+    recording = Recording.of_request(
+        source_name, "POST", path, query_map,
+        {**header_map, **{k.lower(): v for k, v in signed.items()}}, body, note=note,
+        expect=expect)
+    out_file.write(recording.dumps())
+    click.echo(f"recorded a {source.scheme} callback to {path}: expect {expect.status} "
+               f"{expect.outcome}", err=True)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--markdown", is_flag=True, help="The README's providers table.")
+def providers(as_json: bool, markdown: bool) -> None:
+    """List every verification scheme: what it checks, the options it takes (`name` is
+    required, `name?` optional, `name=value` has that default), its headers, its default
+    delivery id and its handshake."""
+    from routing.presets import PRESETS, preset_options
+
+    if markdown:
+        click.echo(providers_table())
+        return
+    rows: list[dict[str, Any]] = [
+        {"scheme": p.name, "provider": p.provider, "verifies": p.verifies,
+         "options": [{"name": o.name, "required": o.required, "default": o.default,
+                      "spelled": str(o)} for o in preset_options(p.name)],
+         "headers": list(p.headers), "delivery_id": p.delivery_id or "body hash",
+         "tolerance": p.tolerance, "handshake": p.handshake}
+        for p in PRESETS.values()]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2, default=str))
         return
     for row in rows:
         click.echo(f"{row['scheme']}  ({row['provider']})")
         click.echo(f"    verifies:    {row['verifies']}")
+        click.echo(f"    options:     {', '.join(o['spelled'] for o in row['options'])}")
         if row["headers"]:
             click.echo(f"    headers:     {', '.join(row['headers'])}")
         click.echo(f"    delivery id: {row['delivery_id']}")
@@ -298,6 +391,22 @@ def providers(as_json: bool) -> None:
             click.echo(f"    tolerance:   {row['tolerance']} s")
         if row["handshake"]:
             click.echo(f"    handshake:   {row['handshake']}")
+
+
+def providers_table() -> str:
+    """The README's table of schemes, from the code (a test keeps the README equal)."""
+    from routing.presets import PRESETS, preset_options
+
+    lines = ["| scheme | provider | verifies | options | delivery id | handshake |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for p in PRESETS.values():
+        options = ", ".join(f"`{o}`" for o in preset_options(p.name))
+        delivery_id = f"`{p.delivery_id}`" if p.delivery_id else "body hash"
+        verifies = p.verifies.replace("|", "\\|").replace("<", "\\<")
+        cells = [f"`{p.name}`", p.provider, verifies, options,
+                 delivery_id, p.handshake or ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _print_results(results: list[Any]) -> None:
@@ -311,7 +420,8 @@ def _print_results(results: list[Any]) -> None:
     click.echo(f"{len(results)} replayed, {mismatched} differing from their expectation")
 
 
-main = build_cli([check_config, route_command, serve, up, replay, providers], RECEIVER_TRACKS)
+main = build_cli([check_config, route_command, serve, up, record, replay, providers],
+                 RECEIVER_TRACKS)
 
 if __name__ == "__main__":
     main()

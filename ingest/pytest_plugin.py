@@ -10,6 +10,9 @@ Installed with waitpoint (entry point `pytest11`), built on pytest-aiohttp:
         assert replayed.status == 200 and replayed.event["outcome"] == "routed"
         done = await receiver.wait_for_state(job.id, "completed")
 
+Install them with `pip install 'waitpoint[testing]'` (pytest, pytest-aiohttp and the
+asyncio plugin it runs on) and set `asyncio_mode = "auto"` in your pytest configuration.
+
 Fixtures:
 - `waitpoint_database_url`: $DATABASE_URL, else an embedded PostgreSQL for the session.
 - `waitpoint_schema`: a fresh, migrated schema per test (dropped afterwards).
@@ -39,6 +42,22 @@ from .app import create_app
 from .query import RECEIVER_TRACKS, InboxQuery, StoredEvent
 from .recording import load_recording
 from .replay import send_recording
+
+NEEDED_PLUGINS = {"asyncio": "pytest-asyncio", "aiohttp": "pytest-aiohttp"}
+ASYNC_FIXTURES = frozenset({"waitpoint_schema", "waitpoint_receiver"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses these fixtures without the plugins they run on gets one sentence
+    saying what to install, instead of pytest's messages about async fixtures."""
+    missing = [package for name, package in NEEDED_PLUGINS.items()
+               if not config.pluginmanager.has_plugin(name)]
+    users = [item.nodeid for item in items
+             if ASYNC_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    if missing and users:
+        raise pytest.UsageError(
+            f"{users[0]} uses waitpoint's fixtures, which need {' and '.join(missing)}: "
+            "pip install 'waitpoint[testing]' (and set asyncio_mode = \"auto\")")
 
 
 async def wait_for_state(wp: Waitpoint, job_id: int, *states: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from pathlib import Path
 
 import platformdirs
@@ -32,7 +33,11 @@ def start_embedded(data_dir: Path | None = None) -> str:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = _embedded_servers.get(data_dir)
     if server is None:
-        server = get_server(data_dir, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the server
+            # falls back to /tmp and works: nothing for the user to act on.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            server = get_server(data_dir, cleanup_mode="stop")
         _embedded_servers[data_dir] = server
         log.info("database.embedded", data_dir=str(data_dir),
                  hint="set DATABASE_URL to use your own PostgreSQL")

@@ -17,14 +17,13 @@ from ._ack import Ack, ack_arrays
 from ._job import Job
 from .sql import Connectable, SqlFiles
 
-WorkflowState = Literal["pending", "executing", "completed", "cancelled", "discarded"]
+WorkflowState = Literal["pending", "executing", "waiting", "completed", "cancelled",
+                        "discarded"]
+"""pending: nothing started yet; executing: a job runs; waiting: started, nothing runs
+(steps wait for signals, dependencies, a schedule or a retry); then how it finished."""
 Channel = Literal["jobs", "signals", "cancel"]
 WORKFLOW_COUNTED_STATES = ("available", "scheduled", "suspended", "executing", "retryable",
                            "completed", "discarded", "cancelled")
-
-FOREVER_SECONDS = 10 * 365 * 86_400.0
-"""How long a keyed signal nobody waits for is kept when the caller gives no `keep_for`."""
-
 
 @dataclass(frozen=True, slots=True)
 class Consumed:
@@ -156,8 +155,9 @@ class Query:
 
     async def signal_key(self, conn: Connectable, *, key: str, payload: bytes,
                          source: str | None, keep_for: float | None) -> list[int]:
-        reached = await conn.fetchval(self._sql["signal_key"], key, payload, source,
-                                      FOREVER_SECONDS if keep_for is None else keep_for)
+        """Deliver by key; kept `keep_for` seconds for a later waiter when nobody waits
+        (None: no expiry)."""
+        reached = await conn.fetchval(self._sql["signal_key"], key, payload, source, keep_for)
         return list(reached)
 
     async def consume_signal(self, conn: Connectable, *, job_id: int, call: int,

@@ -18,9 +18,11 @@ from typing import Any, TypeVar
 import asyncpg
 import click
 
+from . import codec
 from ._database import resolve_database_url
 from ._errors import MigrationError
 from ._instance import Waitpoint
+from ._job import Job
 from ._logging import configure_logging
 from ._settings import parse_queues as parse_queue_spec
 from ._workflow import WorkflowStatus
@@ -171,17 +173,28 @@ def jobs(database_url: str | None, schema: str, state: str | None, queue: str | 
     found = run(list_them())
     if as_json:
         for job in found:
-            click.echo(json.dumps({
-                "id": job.id, "state": str(job.state), "queue": job.queue,
-                "worker": job.worker, "attempt": job.attempt, "args": job.args,
-                "meta": job.meta, "errors": job.errors,
-                "scheduled_at": job.scheduled_at.isoformat() if job.scheduled_at else None,
-            }))
+            click.echo(json.dumps(_job_json(job)))
         return
     click.echo(f"{'ID':>8}  {'STATE':<10} {'QUEUE':<12} {'ATTEMPT':>7}  WORKER")
     for job in found:
         click.echo(f"{job.id:>8}  {job.state!s:<10} {job.queue:<12} "
                    f"{job.attempt:>3}/{job.max_attempts:<3}  {job.worker}")
+
+
+def _job_json(job: Job) -> dict[str, Any]:
+    """A job for `jobs --json`: the payloads its waits consumed and its recorded value
+    decoded from erlpack, as the job sees them."""
+    meta = dict(job.meta)
+    if "recorded" in meta:
+        meta["recorded"] = job.recorded
+    if isinstance(meta.get("signals"), dict):
+        meta["signals"] = {
+            call: ({**entry, "payload": codec.decode_text(entry["payload"])}
+                   if isinstance(entry, dict) and "payload" in entry else entry)
+            for call, entry in meta["signals"].items()}
+    return {"id": job.id, "state": str(job.state), "queue": job.queue, "worker": job.worker,
+            "attempt": job.attempt, "args": job.args, "meta": meta, "errors": job.errors,
+            "scheduled_at": job.scheduled_at.isoformat() if job.scheduled_at else None}
 
 
 @click.command("signal")
@@ -195,8 +208,10 @@ def jobs(database_url: str | None, schema: str, state: str | None, queue: str | 
 def signal_command(database_url: str | None, schema: str, job_ids: tuple[int, ...],
                    key: str | None, payload: str, keep_for: float | None) -> None:
     """Send a signal to JOB_IDS, or to --key waiters."""
-    if bool(job_ids) == bool(key):
+    if job_ids and key:
         raise click.UsageError("give JOB_IDS or --key, not both")
+    if not job_ids and not key:
+        raise click.UsageError("give the JOB_IDS to signal, or --key KEY")
     try:
         value = json.loads(payload)
     except json.JSONDecodeError as error:
@@ -261,6 +276,8 @@ def _print_status(status: WorkflowStatus, indent: str) -> None:
 
 
 ENGINE_COMMANDS: tuple[click.Command, ...] = (migrate, work, jobs, signal_command, workflow)
+SERVICE_COMMANDS = frozenset({"work", "serve", "up"})
+"""Commands that keep running: they log at INFO by default, the others only warnings."""
 
 
 def build_cli(extra_commands: Sequence[click.Command] = (),
@@ -270,10 +287,15 @@ def build_cli(extra_commands: Sequence[click.Command] = (),
     context = CliContext(tuple(tracks))
 
     @click.group(context_settings={"obj": context})
-    @click.option("--log-level", default=None, help="DEBUG, INFO (default), WARNING, ERROR.")
-    def main(log_level: str | None) -> None:
+    @click.option("--log-level", default=None, envvar="WAITPOINT_LOG_LEVEL",
+                  help="DEBUG, INFO, WARNING, ERROR. Default: INFO for the commands that "
+                  "keep running (work, serve, up), WARNING for the others.")
+    @click.option("-v", "--verbose", is_flag=True, help="Log at INFO (same as --log-level INFO).")
+    @click.pass_context
+    def main(ctx: click.Context, log_level: str | None, verbose: bool) -> None:
         """waitpoint: durable jobs that wait for signed webhooks."""
-        configure_logging(log_level)
+        default = "INFO" if ctx.invoked_subcommand in SERVICE_COMMANDS else "WARNING"
+        configure_logging(log_level or ("INFO" if verbose else default))
 
     for command in (*ENGINE_COMMANDS, *extra_commands):
         main.add_command(command)

@@ -68,3 +68,39 @@ def test_route_rejects_a_malformed_body():
     result = cli("route", "config/stripe.yaml", "--source", "stripe", "--body", "-",
                  stdin=b"{nope")
     assert result.returncode == 1 and b"body is not valid JSON" in result.stderr
+
+
+def test_a_bad_since_is_one_line_saying_what_it_accepts():
+    for value in ("2", "yesterday"):
+        result = cli("replay", "--events", "--config", "config/stripe.yaml", "--since", value)
+        assert result.returncode == 2
+        err = result.stderr.decode()
+        assert "Traceback" not in err
+        assert "expected an ISO time" in err and "30m, 2h, 7d" in err and repr(value) in err
+
+
+def test_the_readme_providers_table_is_the_codes():
+    from ingest.cli import providers_table
+
+    assert providers_table() in (ROOT / "README.md").read_text()
+
+
+def test_providers_lists_every_option_of_each_scheme():
+    result = cli("providers")
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    assert "options:     audience, service_account_email, jwks_url?, jwks_file?" in text
+    assert "options:     secrets, tolerance=300" in text  # stripe
+    listed = json.loads(cli("providers", "--json").stdout)
+    plaid = next(row for row in listed if row["scheme"] == "plaid")
+    assert {o["name"] for o in plaid["options"]} >= {"client_id", "secret", "jwks_file"}
+
+
+def test_route_exits_1_when_a_route_cannot_deliver():
+    event = {"id": "evt_9", "type": "payment_intent.succeeded",
+             "data": {"object": {"amount": 100, "currency": "eur", "metadata": {}}}}
+    result = cli("route", "config/stripe.yaml", "--source", "stripe", "--body", "-",
+                 stdin=json.dumps(event).encode())
+    assert result.returncode == 1
+    printed = json.loads(result.stdout)
+    assert printed["outcome"] == "no_target" and printed["errors"]

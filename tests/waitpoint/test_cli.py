@@ -41,14 +41,29 @@ async def test_jobs_and_signal_commands(wp: Waitpoint, database_url):
     listing = waitpoint_cli("jobs", "--schema", wp.schema, "--state", "suspended", "--json",
                             database_url=database_url)
     assert [json.loads(line)["id"] for line in listing.stdout.splitlines()] == [job.id]
+    assert listing.stderr == ""  # read-only commands log only warnings (-v for more)
     sent = waitpoint_cli("signal", str(job.id), "--payload", '{"decision": "approved"}',
                          "--schema", wp.schema, database_url=database_url)
     assert sent.returncode == 0 and f"reached 1 job(s): {job.id}" in sent.stdout, sent.stderr
     done = await wait_for_state(wp, job.id, "completed")
     assert done.recorded == {"decision": "approved"}
+    (line,) = waitpoint_cli("jobs", "--schema", wp.schema, "--json",
+                            database_url=database_url).stdout.splitlines()
+    shown = json.loads(line)["meta"]  # payloads as the job saw them, not base64 erlpack
+    assert shown["recorded"] == {"decision": "approved"}
+    assert shown["signals"]["1"]["payload"] == {"decision": "approved"}
     keyed = waitpoint_cli("signal", "--key", "order:5", "--payload", "1", "--schema", wp.schema,
                           database_url=database_url)
     assert "kept for the first" in keyed.stdout
+
+
+def test_signal_command_says_what_it_needs(database_url, schema):
+    neither = waitpoint_cli("signal", "--payload", "{}", "--schema", schema,
+                            database_url=database_url)
+    assert neither.returncode == 2 and "give the JOB_IDS to signal, or --key KEY" in neither.stderr
+    both = waitpoint_cli("signal", "1", "--key", "k", "--schema", schema,
+                         database_url=database_url)
+    assert both.returncode == 2 and "not both" in both.stderr
 
 
 def test_signal_command_rejects_bad_json(database_url, schema):
@@ -91,7 +106,7 @@ async def test_workflow_status_command(wp: Waitpoint, database_url):
     result = waitpoint_cli("workflow", "status", str(workflow.id), "--schema", wp.schema,
                            database_url=database_url)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("nightly: executing  total=1  suspended=1")
+    assert result.stdout.startswith("nightly: waiting  total=1  suspended=1")
     as_json = waitpoint_cli("workflow", "status", str(workflow.id), "--json", "--schema",
                             wp.schema, database_url=database_url)
     assert json.loads(as_json.stdout)["counts"]["suspended"] == 1

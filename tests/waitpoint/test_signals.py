@@ -199,6 +199,14 @@ async def test_kept_keyed_signal_expires(wp: Waitpoint):
     await wait_for_state(wp, job.id, "discarded")
 
 
+async def test_a_kept_keyed_signal_without_keep_for_has_no_expiry(wp: Waitpoint, db):
+    await wp.signal(key="order:forever", payload=1)
+    await wp.signal(key="order:an-hour", payload=2, keep_for=3600)
+    rows = await db.fetch(f"SELECT key, expires_at IS NULL AS forever FROM {wp.schema}.signals "
+                          "ORDER BY id")
+    assert [tuple(r) for r in rows] == [("order:forever", True), ("order:an-hour", False)]
+
+
 async def _awaiting_key(wp: Waitpoint, job_id: int, key: str) -> bool:
     job = await wp.get_job(job_id)
     return job.meta.get("await", {}).get("key") == key

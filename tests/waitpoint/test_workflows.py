@@ -28,10 +28,12 @@ async def test_seed_example_approval_then_charge(wp: Waitpoint):
     inserted = await wp.enqueue_many(workflow)
     assert [j.state for j in inserted] == ["available", "suspended"]
     status = await workflow.status()
-    assert status.state == "executing" and status.total == 2
+    assert status.state in ("pending", "executing") and status.total == 2
     approval, charge = inserted
     await wait_for_state(wp, approval.id, "scheduled")  # waiting for its signal
     assert (await wp.get_job(charge.id)).state == "suspended"
+    # Nothing runs: the workflow waits (it said "executing" before).
+    assert (await workflow.status()).state == "waiting"
     assert await workflow.signal("approval", {"decision": "approved"}) == [approval.id]
     done = await wait_for_state(wp, charge.id, "completed")
     assert done.recorded == {"charged": 123}
@@ -227,3 +229,12 @@ async def test_a_failure_resolving_dependents_leaves_the_finished_job_acked(star
     assert (await wp.get_job(second.id)).state == "suspended"
     await wp.pool.execute(original)
     await wait_for_state(wp, second.id, "completed")  # repaired by the lifeline
+
+
+async def test_a_workflow_nobody_has_started_is_pending(start_waitpoint):
+    inserter = await start_waitpoint(queues={})  # runs no jobs
+    workflow = Workflow().add("a", Complete.new({})).add("b", Complete.new({}), deps="a")
+    await inserter.enqueue_many(workflow)
+    status = await workflow.status()
+    assert status.state == "pending"  # available and suspended jobs only: nothing executes
+    assert status.counts["available"] == 1 and status.counts["suspended"] == 1
