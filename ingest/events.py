@@ -8,6 +8,7 @@ replay_event() read, and where the database's answer becomes Python again.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,6 +17,22 @@ import routing
 
 Outcome = Literal["routed", "unrouted", "no_target", "payload_error"]
 """What an event is stored as; a later copy of it answers `duplicate`."""
+
+
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """`value` with what PostgreSQL cannot hold in text or jsonb replaced by U+FFFD: NUL
+    and lone surrogates ("\\ud800" is valid JSON). The raw body is stored as bytes, intact;
+    these are the searchable copies (delivery id, path, query, headers, errors)."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
 
 
 def target_json(target: routing.JobTarget | routing.WorkflowTarget | routing.KeyTarget
@@ -47,7 +64,7 @@ class Delivery:
     payload: bytes  # erlpack
 
     def to_json(self) -> dict[str, Any]:
-        return {"route": self.route, **target_json(self.target),
+        return {"route": self.route, **storable(target_json(self.target)),
                 "payload": base64.b64encode(self.payload).decode("ascii")}
 
 
@@ -86,10 +103,11 @@ class EventRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "source": self.source, "delivery_id": self.delivery_id, "method": self.method,
-            "path": self.path, "query": self.query, "headers": self.headers,
+            "source": self.source, "delivery_id": storable(self.delivery_id),
+            "method": self.method, "path": storable(self.path), "query": storable(self.query),
+            "headers": storable(self.headers),
             "body": base64.b64encode(self.body).decode("ascii"), "outcome": self.outcome,
-            "errors": self.errors,
+            "errors": storable(self.errors),
             "deliveries": [delivery.to_json() for delivery in self.deliveries],
         }
 

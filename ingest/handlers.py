@@ -30,7 +30,7 @@ from .context import (
 )
 from .deliveries import prepare
 from .events import Delivery, EventRecord, Stored, describe_target
-from .inbox import DatabaseUnavailable
+from .inbox import DatabaseUnavailable, UnstorableEvent
 from .metrics import SourceMetrics
 
 log = structlog.get_logger("ingest")
@@ -65,7 +65,7 @@ def source_handler(runtime: SourceRuntime) -> Handler:
             handling.outcome = "handshake"
             return unsigned
         body = await read_body(request, receiver.body_limit)
-        headers = {key.lower(): value for key, value in request.headers.items()}
+        headers = _headers(request, runtime.sensitive_headers)
         query = dict(request.query)
         await _verify(request, runtime, body, headers, query)
         metrics.verified.inc()
@@ -114,6 +114,18 @@ def source_handler(runtime: SourceRuntime) -> Handler:
     return handle
 
 
+def _headers(request: web.Request, sensitive: frozenset[str]) -> dict[str, str]:
+    """Lower-cased headers; a signature or credential header sent twice is refused (which
+    copy would be checked, and which one would a proxy have added?)."""
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():
+        name = key.lower()
+        if name in headers and name in sensitive:
+            raise Rejection(401, "malformed_signature", log_detail=f"two {name} headers")
+        headers[name] = value
+    return headers
+
+
 async def _verify(request: web.Request, runtime: SourceRuntime, body: bytes,
                   headers: dict[str, str], query: dict[str, str]) -> None:
     signed = verification.SignedRequest(body=body, headers=headers,
@@ -135,6 +147,8 @@ async def _submit(receiver: Receiver, record: EventRecord) -> Stored:
         return await receiver.inbox.submit(record)
     except DatabaseUnavailable:
         raise database_unavailable() from None
+    except UnstorableEvent as error:
+        raise Rejection(400, "unstorable_event", str(error)) from None
 
 
 def subscription_handler(runtime: SourceRuntime) -> Handler:

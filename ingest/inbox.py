@@ -36,6 +36,11 @@ class DatabaseUnavailable(Exception):
     """Nothing was committed; the provider should retry (503)."""
 
 
+class UnstorableEvent(Exception):
+    """PostgreSQL refused this event's data while the database is fine (a data exception,
+    SQLSTATE class 22): sending it again cannot help, so it is a 4xx, never a 503."""
+
+
 Pending = tuple[EventRecord, "asyncio.Future[Stored]"]
 
 
@@ -109,6 +114,10 @@ class Inbox:
                 # Find the bad event instead of failing its neighbours.
                 for item in batch:
                     await self._commit([item])
+                return
+            if isinstance(error, asyncpg.DataError):
+                log.warning("inbox.unstorable", error=str(error), source=batch[0][0].source)
+                _fail(batch[0][1], UnstorableEvent(str(error)))
                 return
             log.error("inbox.failed", error=str(error), source=batch[0][0].source)
             _fail(batch[0][1], DatabaseUnavailable(str(error)))

@@ -73,6 +73,28 @@ class Evaluation:
         return "unrouted"
 
 
+MAX_NESTING = 64
+"""Deepest JSON a body may be (objects and arrays): providers send a dozen levels at most;
+deeper bodies are refused with 400 before anything evaluates or encodes them."""
+
+
+def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deeply lists and dicts nest in `value`, counted up to `limit + 1` (without
+    recursion, so no depth can exhaust the stack)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def parse_body(body: bytes, content_type: str | None, mode: str = "auto") -> Any:
     """The body as routes see it: JSON, form fields, or text. Raises BodyError."""
     if not body:
@@ -95,9 +117,14 @@ def parse_body(body: bytes, content_type: str | None, mode: str = "auto") -> Any
         raise BodyError(f"body is not UTF-8 ({mode} expected)") from None
     if mode == "json":
         try:
-            return json.loads(text)
+            value = json.loads(text)
+        except RecursionError:
+            raise BodyError(f"body is nested deeper than {MAX_NESTING} levels") from None
         except ValueError as error:
             raise BodyError(f"body is not valid JSON: {error}") from None
+        if nesting_depth(value) > MAX_NESTING:
+            raise BodyError(f"body is nested deeper than {MAX_NESTING} levels")
+        return value
     if mode == "form":
         try:
             pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
@@ -261,9 +288,14 @@ def _job_target(value: Any) -> JobTarget | None:
         if isinstance(item, bool) or not isinstance(item, int | str):
             raise _FieldError("signal.job", f"expected a job id or a list of ids, got {item!r}")
         if isinstance(item, str):
-            if not _JOB_ID.fullmatch(item.strip()):
-                raise _FieldError("signal.job", f"expected a job id, got {item!r}")
-            item = int(item)
+            digits = item.strip()
+            # A bigint has at most 19 digits; a longer string is out of range, and int()
+            # would refuse one over 4,300 digits with an error of its own.
+            if not _JOB_ID.fullmatch(digits):
+                raise _FieldError("signal.job", f"expected a job id, got {item[:40]!r}")
+            if len(digits.lstrip("0")) > 19:
+                raise _FieldError("signal.job", f"job id {digits[:40]}... is out of range")
+            item = int(digits)
         if not 0 < item < 2**63:
             raise _FieldError("signal.job", f"job id {item} is out of range")
         ids.append(item)
@@ -286,7 +318,11 @@ def _key_target(value: Any, keep_for: float | None) -> KeyTarget | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _FieldError("signal.key", f"expected a key (string), got {value!r}")
-    return KeyTarget(str(value), keep_for)
+    key = str(value)
+    if not key.isprintable() or len(key) > 1000:
+        raise _FieldError("signal.key", f"a key is at most 1000 printable characters, got "
+                          f"{key[:40]!r}")
+    return KeyTarget(key, keep_for)
 
 
 def _render(template: Any, context: cel.Context, path: str) -> Any:

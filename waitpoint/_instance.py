@@ -23,6 +23,7 @@ from ._notifier import Notifier
 from ._producer import Producer
 from ._query import ProducerBeat, Query
 from ._settings import Settings, SettingsFields
+from ._signals import check_key
 from ._workflow import Workflow, WorkflowStatus, insert_workflow, status_from_rows
 from .schema import ENGINE_TRACK, ensure_current, migrate
 from .sql import Connectable
@@ -309,8 +310,7 @@ class Waitpoint:
         encoded = codec.encode(payload)
         executor = conn or self.pool
         if key is not None:
-            if not isinstance(key, str) or not key:
-                raise ValueError("key: must be a non-empty string")
+            check_key(key)
             seconds = keep_for.total_seconds() if isinstance(keep_for, timedelta) else keep_for
             return await self.query.signal_key(executor, key=key, payload=encoded,
                                                source=source, keep_for=seconds)

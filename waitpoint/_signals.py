@@ -36,6 +36,14 @@ class AwaitingSignal(BaseException):
     """
 
 
+def check_key(key: object) -> str:
+    """Keys are stored as text: non-empty, printable (no NUL), at most 1000 characters."""
+    if not isinstance(key, str) or not key or not key.isprintable() or len(key) > 1000:
+        raise ValueError(f"key: must be a non-empty printable string of at most 1000 "
+                         f"characters, got {str(key)[:40]!r}")
+    return key
+
+
 def _seconds(wait_for: float | timedelta | None) -> float | None:
     if wait_for is None:
         return None
@@ -66,6 +74,8 @@ async def await_signal(
     if wait_timeout < 0:
         raise ValueError(f"wait_timeout: must not be negative, got {wait_timeout!r}")
     wait_seconds = _seconds(wait_for)
+    if key is not None:
+        check_key(key)
     execution.calls += 1
     call = execution.calls
     job = execution.job

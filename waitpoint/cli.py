@@ -216,6 +216,8 @@ def signal_command(database_url: str | None, schema: str, job_ids: tuple[int, ..
         value = json.loads(payload)
     except json.JSONDecodeError as error:
         raise click.BadParameter(f"not JSON: {error}", param_hint="--payload") from None
+    except RecursionError:
+        raise click.BadParameter("nested too deeply", param_hint="--payload") from None
 
     async def send() -> list[int]:
         async with Waitpoint.client(database_url, schema=schema) as wp:

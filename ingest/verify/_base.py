@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,11 +60,14 @@ def matches_any(expected: Iterable[bytes], candidates: Iterable[bytes]) -> bool:
     return found
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,16}")
+"""ASCII digits only: int() also takes '1_795_000_000', ' 17', '+17' and other digits."""
+
+
 def check_timestamp(timestamp: str, now: float, tolerance: int) -> int:
-    try:
-        value = int(timestamp)
-    except ValueError:
-        raise VerificationError("malformed_signature", "timestamp is not an integer") from None
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise VerificationError("malformed_signature", "timestamp is not an integer")
+    value = int(timestamp)
     if abs(now - value) > tolerance:
         raise VerificationError("stale_timestamp",
                                 f"timestamp is {int(now - value)} s off (tolerance {tolerance} s)")

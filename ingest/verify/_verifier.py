@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from ._base import SignedRequest
+from ._base import SignedRequest, VerificationError
 from .keys import KeyCache
 
 Options = TypeVar("Options")
@@ -21,7 +21,17 @@ class Verifier(Generic[Options]):
 
     async def verify(self, request: SignedRequest, now: float) -> None:
         await self.fetch_keys(request)
-        self.check(request, now)
+        try:
+            self.check(request, now)
+        except VerificationError:
+            raise
+        except (ValueError, UnicodeError, RecursionError, TypeError, LookupError,
+                AttributeError) as error:
+            # Whatever an unverified request holds (bytes that are not UTF-8 in a header, a
+            # body nested a thousand deep, a lone surrogate) is a malformed request: 401,
+            # never a 500 that anyone could cause without a secret.
+            raise VerificationError("malformed_signature",
+                                    f"unreadable request ({type(error).__name__})") from None
 
     async def fetch_keys(self, request: SignedRequest) -> None:
         """Make the keys this request needs available (network IO); most need none."""

@@ -10,7 +10,7 @@ import pytest
 
 import routing
 from ingest.events import Delivery, EventRecord
-from ingest.inbox import DatabaseUnavailable, Inbox
+from ingest.inbox import Inbox, UnstorableEvent
 from ingest.query import InboxQuery
 from waitpoint import Job, codec
 
@@ -29,11 +29,12 @@ class CountingQuery(InboxQuery):
         return await super().ingest_events(conn, events)
 
 
-def event(delivery_id: str, job_id: int, header: str = "ok") -> EventRecord:
+def event(delivery_id: str, job_id: int | str, header: str = "ok") -> EventRecord:
     return EventRecord(
         source="s", delivery_id=delivery_id, body=b"{}", outcome="routed",
         headers={"x-note": header},
-        deliveries=[Delivery("r", routing.JobTarget((job_id,)), codec.encode({"n": 1}))])
+        deliveries=[Delivery("r", routing.JobTarget((job_id,)),  # type: ignore[arg-type]
+                             codec.encode({"n": 1}))])
 
 
 @pytest.fixture
@@ -43,14 +44,36 @@ async def waiting_job(start_waitpoint):
     return wp, job
 
 
+async def test_what_postgresql_cannot_hold_in_text_is_stored_replaced(waiting_job):
+    """NUL and lone surrogates in the searchable copies (delivery id, query, headers) are
+    replaced by U+FFFD; the raw body keeps its bytes. Before, such an event failed with a
+    503 on every retry: a poison message."""
+    wp, job = waiting_job
+    inbox = Inbox(wp.pool, InboxQuery(wp.schema))
+    inbox.start()
+    try:
+        record = event("nul\u0000id", job.id, header="a\u0000b\ud800c")
+        record.query = {"x": "\u0000"}
+        record.body = b'{"x": "\\u0000"}'
+        stored = await inbox.submit(record)
+    finally:
+        await inbox.stop()
+    assert stored.signalled[0].reached == (job.id,)
+    row = await wp.pool.fetchrow(
+        f"SELECT delivery_id, query::text, headers ->> 'x-note' AS note, body "
+        f"FROM {wp.schema}.events WHERE id = $1", stored.event_id)
+    assert row["delivery_id"] == "nul\ufffdid" and row["note"] == "a\ufffdb\ufffdc"
+    assert "\ufffd" in row["query"] and bytes(row["body"]) == b'{"x": "\\u0000"}'
+
+
 async def test_a_bad_event_fails_alone_and_its_batch_neighbours_commit(waiting_job):
     wp, job = waiting_job
     query = CountingQuery(wp.schema)
     inbox = Inbox(wp.pool, query)
-    # Submitted before the writer starts, so the three share one batch. PostgreSQL refuses
-    # NUL in jsonb: that event fails the batch statement.
-    submitted = [asyncio.create_task(inbox.submit(event(name, job.id, header)))
-                 for name, header in (("a", "ok"), ("b", "nul\u0000"), ("c", "ok"))]
+    # Submitted before the writer starts, so the three share one batch. A job id that is
+    # not a number fails the batch statement (a data exception, as PostgreSQL raises them).
+    submitted = [asyncio.create_task(inbox.submit(event(name, target)))
+                 for name, target in (("a", job.id), ("b", "not-a-number"), ("c", job.id))]
     await wait_until(lambda: _all_pending(inbox, 3), message="three pending events")
     inbox.start()
     try:
@@ -59,7 +82,7 @@ async def test_a_bad_event_fails_alone_and_its_batch_neighbours_commit(waiting_j
         await inbox.stop()
     assert query.calls == [3, 1, 1, 1]  # the batch, then each event alone
     assert not results[0].duplicate and not results[2].duplicate
-    assert isinstance(results[1], DatabaseUnavailable)
+    assert isinstance(results[1], UnstorableEvent)  # a 400: retrying cannot help
     stored = await wp.pool.fetchval(f"SELECT count(*) FROM {wp.schema}.events")
     assert stored == 2
 

@@ -66,6 +66,19 @@ def test_signal_command_says_what_it_needs(database_url, schema):
     assert both.returncode == 2 and "not both" in both.stderr
 
 
+def test_signal_command_refuses_a_deep_payload_in_one_line(database_url, schema):
+    deep = "[" * 5000 + "]" * 5000
+    result = waitpoint_cli("signal", "1", "--payload", deep, "--schema", schema,
+                           database_url=database_url)
+    assert result.returncode == 2 and "nested too deeply" in result.stderr
+    assert "Traceback" not in result.stderr
+    nested = "[" * 200 + "]" * 200
+    result = waitpoint_cli("signal", "1", "--payload", nested, "--schema", schema,
+                           database_url=database_url)
+    assert result.returncode == 1 and "nested deeper than 64" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_signal_command_rejects_bad_json(database_url, schema):
     result = waitpoint_cli("signal", "1", "--payload", "{nope", "--schema", schema,
                            database_url=database_url)

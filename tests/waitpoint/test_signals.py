@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal as os_signal
 import subprocess
@@ -226,6 +227,8 @@ async def test_payloads_round_trip_intact(wp: Waitpoint, payload):
 @pytest.mark.parametrize(("payload", "error"), [
     (2**64, TypeError), (-(2**63) - 1, TypeError), ({1, 2}, TypeError), (object(), TypeError),
     ({1: "int key"}, TypeError), (b"bytes", TypeError), ("x" * 300_000, ValueError),
+    # Nested past the limit (erlpack's own EncodingError or a RecursionError before).
+    (json.loads("[" * 500 + "]" * 500), ValueError), ({"a": "\ud800"}, ValueError),
 ])
 async def test_unencodable_payloads_are_rejected_and_nothing_is_stored(wp, db, payload, error):
     job = await SoloWaiter.enqueue({}, state="suspended")
