@@ -4,6 +4,7 @@ accepted lost. Each case failed before its fix; the fuzz test keeps it that way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import textwrap
 import time
@@ -160,10 +161,8 @@ async def test_fuzz_never_a_500_nor_a_503(receiver, source, body, content_type, 
     spec = receiver.config.sources[source].verifier
     headers = {"content-type": content_type} if content_type else {}
     if signed:
-        try:
+        with contextlib.suppress(ValueError):  # a body the provider could not sign
             headers.update(sign(spec, body))
-        except ValueError:
-            pass
     path = receiver.config.sources[source].path
     response = await receiver.client.post(path, params=query, data=body, headers=headers)
     assert response.status < 500, (response.status, await response.text())
