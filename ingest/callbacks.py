@@ -36,11 +36,17 @@ class CallbackSigner:
     def __repr__(self) -> str:
         return f"CallbackSigner(public_url={self.public_url!r}, path={self.path!r})"
 
-    def mint(self, job_id: int, wait_for: float | None = None, key: str | None = None) -> str:
+    def mint(self, job_id: int, wait_for: float | None = None, key: str | None = None,
+             multi_use: bool = False) -> str:
+        """A URL that signals once (its token's id is the event's delivery id: a second
+        POST is answered 200 `duplicate` and signals nothing), or, `multi_use`, once per
+        distinct body until it expires, for APIs that call back several times."""
         claims: dict[str, Any] = {"job": job_id, "jti": uuid.uuid4().hex,
                                   "exp": int(time.time() + (wait_for or DEFAULT_LIFETIME))}
         if key is not None:
             claims["key"] = key
+        if multi_use:
+            claims["multi"] = True
         token = jwt.encode(claims, self._secret, algorithm="HS256")
         return f"{self.public_url}{self.path}/{token}"
 
@@ -65,8 +71,10 @@ def signer_from_env() -> CallbackSigner | None:
     return CallbackSigner(secret, public_url) if secret and public_url else None
 
 
-async def callback_url(wait_for: float | None = None, key: str | None = None) -> str:
-    """A URL on the receiver whose POST signals the running job (or `key`'s waiters)."""
+async def callback_url(wait_for: float | None = None, key: str | None = None, *,
+                       multi_use: bool = False) -> str:
+    """A URL on the receiver whose POST signals the running job (or `key`'s waiters):
+    once, or once per distinct body with `multi_use` (see CallbackSigner.mint)."""
     job = current_job()
     if job is None or job.id is None:
         raise RuntimeError("callback_url() can only be called inside a job's process()")
@@ -74,4 +82,4 @@ async def callback_url(wait_for: float | None = None, key: str | None = None) ->
     if signer is None:
         raise RuntimeError("callback URLs are not configured: set WAITPOINT_CALLBACK_SECRET "
                            "and WAITPOINT_PUBLIC_URL, or `callbacks:` in the routing config")
-    return signer.mint(job.id, wait_for, key)
+    return signer.mint(job.id, wait_for, key, multi_use)

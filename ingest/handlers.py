@@ -32,11 +32,11 @@ from .deliveries import prepare
 from .events import Delivery, EventRecord, Stored, describe_target
 from .inbox import DatabaseUnavailable, UnstorableEvent
 from .metrics import SourceMetrics
+from .redaction import redact_body, redact_headers
 
 log = structlog.get_logger("ingest")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-REDACTED = "[redacted]"
 URL_SIGNING_SCHEMES = frozenset({"twilio", "custom"})  # `hmac` arrives as custom
 LOG_BODIES = os.environ.get("WAITPOINT_LOG_BODIES") == "1"
 """Bodies are never logged unless this is switched on (WAITPOINT_LOG_BODIES=1), to debug
@@ -67,6 +67,11 @@ def source_handler(runtime: SourceRuntime) -> Handler:
         body = await read_body(request, receiver.body_limit)
         headers = _headers(request, runtime.sensitive_headers)
         query = dict(request.query)
+        stored_body = body
+        if source.redact_body_fields:  # before anything can record the raw body
+            stored_body = redact_body(body, headers.get("content-type"),
+                                      source.redact_body_fields)
+            handling.recorded_body = stored_body
         await _verify(request, runtime, body, headers, query)
         metrics.verified.inc()
         answer = handshakes.after_verification(source, body)
@@ -84,10 +89,9 @@ def source_handler(runtime: SourceRuntime) -> Handler:
         handling.details["delivery_id"] = result.delivery_id
         prepared = prepare(result)
         record = EventRecord(
-            source=source.name, delivery_id=result.delivery_id, body=body,
+            source=source.name, delivery_id=result.delivery_id, body=stored_body,
             outcome=prepared.outcome, method=request.method, path=request.path, query=query,
-            headers={k: (REDACTED if k in runtime.sensitive_headers else v)
-                     for k, v in headers.items()},
+            headers=redact_headers(headers, runtime.sensitive_headers),
             errors=prepared.errors, deliveries=prepared.deliveries,
         )
         stored = await _submit(receiver, record)
@@ -195,11 +199,14 @@ def callback_handler(metrics: SourceMetrics) -> Handler:
         target: routing.JobTarget | routing.KeyTarget = (
             routing.KeyTarget(claims["key"]) if "key" in claims
             else routing.JobTarget((claims["job"],)))
+        # Single-use unless minted multi-use: then each distinct body is one delivery.
+        delivery_id = (f"{claims['jti']}:{hashlib.sha256(body).hexdigest()}"
+                       if claims.get("multi") else str(claims["jti"]))
         record = EventRecord(
-            source="callback",
-            delivery_id=f"{claims['jti']}:{hashlib.sha256(body).hexdigest()}",
+            source="callback", delivery_id=delivery_id,
             body=body, outcome="routed", method=request.method, path=signer.path,
-            headers={k.lower(): v for k, v in request.headers.items()},
+            headers=redact_headers({k.lower(): v for k, v in request.headers.items()},
+                                   verification.SIGNATURE_HEADERS),
             deliveries=[Delivery("callback-url", target, encoded)],
         )
         stored = await _submit(receiver, record)

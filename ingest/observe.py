@@ -40,7 +40,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     recorder = request.app[RECEIVER].recorder
     if recorder is not None and handling.recorded:
         await recorder.record(request, handling.source, status,
-                              handling.outcome or handling.reason)
+                              handling.outcome or handling.reason, handling.recorded_body)
     context = {"outcome": handling.outcome} if handling.outcome else {}
     if handling.reason is not None:
         context["reason"] = handling.reason

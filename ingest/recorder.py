@@ -27,11 +27,14 @@ class Recorder:
                     hint="recordings contain live signatures and bodies: keep them private")
 
     async def record(self, request: web.Request, source: str, status: int,
-                     outcome: str | None) -> None:
-        try:
-            body = await request.read() if request.body_exists else b""
-        except web.HTTPRequestEntityTooLarge:
-            body = b""
+                     outcome: str | None, body: bytes | None = None) -> None:
+        """Write one request; `body` replaces the raw one when secret fields were redacted
+        (a request refused before that point is recorded as received)."""
+        if body is None:
+            try:
+                body = await request.read() if request.body_exists else b""
+            except web.HTTPRequestEntityTooLarge:
+                body = b""
         recording = Recording.of_request(
             source, request.method, request.path, dict(request.query), dict(request.headers),
             body, response=Outcome(status=status, outcome=outcome))

@@ -25,7 +25,7 @@ from ._schema import (
     path_problem,
 )
 from ._yaml import LocatedData, load_yaml
-from .presets import DEFAULT_DELIVERY_ID, SCHEMES, verifier_options
+from .presets import DEFAULT_DELIVERY_ID, PRESETS, SCHEMES, verifier_options
 
 WHOLE_BODY = object()
 """Payload of a route without `payload`: the parsed body."""
@@ -54,6 +54,9 @@ class CompiledSource:
     body: str
     routes: tuple[CompiledRoute, ...]
     variables: frozenset[str]
+    redact_body_fields: frozenset[str] = frozenset()
+    """Body fields (by name, at any depth) replaced by "[redacted]" in stored events and
+    recordings: the source's `redact_body_fields` and its preset's secret fields."""
     """The context variables its expressions read: evaluation converts only these to CEL
     values, which is most of the cost of evaluating a callback."""
 
@@ -280,6 +283,8 @@ def _compile(spec: ConfigSpec, located: LocatedData,
             delivery_id=delivery_id, body=source.body,
             routes=tuple(route for route in routes if route is not None),
             variables=_variables_read(delivery_id, routes),
+            redact_body_fields=frozenset(source.redact_body_fields)
+            | frozenset(PRESETS[source.verify.scheme].secret_body_fields),
         )
     return RoutingConfig(file=filename, sources=sources, body_limit=spec.body_limit,
                          callbacks=spec.callbacks), issues

@@ -71,6 +71,7 @@ class SourceSpec(_Strict):
     verify: VerifySpec
     delivery_id: ExpressionText | None = None
     body: Literal["auto", "json", "form", "text"] = "auto"
+    redact_body_fields: list[Annotated[str, Field(min_length=1)]] = []
     routes: list[RouteSpec] = []
     # The path is checked by path_problem() on the raw config (routing._config), so that a
     # bad path is reported together with every other problem of its source.

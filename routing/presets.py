@@ -33,6 +33,8 @@ class Preset:
     handshake: str | None = None
     tolerance: int | None = None
     recipe: Callable[[Any], Any] | None = None
+    secret_body_fields: tuple[str, ...] = ()
+    """Body fields that carry the shared secret (Graph's clientState): never stored."""
 
 
 def _custom(**fields: Any) -> Callable[[Any], CustomScheme]:
@@ -173,7 +175,8 @@ _PRESET_LIST = [
            ("X-Dropbox-Signature",), None, "GET ?challenge= echoed", None,
            _custom(header="x-dropbox-signature")),
     Preset("msgraph", "Microsoft Graph", "clientState of every notification matches a "
-           "secret", (), None, "?validationToken= echoed as text/plain"),
+           "secret", (), None, "?validationToken= echoed as text/plain",
+           secret_body_fields=("clientState",)),
     Preset("hmac", "(generic)", "HMAC of a signed-content template, header and encoding "
            "from the config", (), recipe=_generic_hmac),
     Preset("custom", "(any)", "a scheme fully described in the config: HMAC, Ed25519, "

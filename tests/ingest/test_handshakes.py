@@ -179,3 +179,23 @@ async def test_unfetchable_provider_keys_are_a_503_to_retry_not_a_401(waitpoint_
     assert f"http://127.0.0.1:{dead}/certs" in line["detail"]
     assert "keep-this-out" not in repr(logs) + answer["detail"]
     assert await events(receiver) == 0
+
+
+async def test_graph_client_state_is_never_stored_or_recorded(waitpoint_receiver, tmp_path):
+    (tmp_path / "routes.yaml").write_text(CONFIG)
+    recordings = tmp_path / "rec"
+    receiver = await waitpoint_receiver(tmp_path / "routes.yaml", queues={},
+                                        record_dir=recordings)
+    secret = receiver.config.sources["graph"].verifier.secrets[0].get_secret_value()
+    body = json.dumps({"value": [{"clientState": secret, "resource": "users/1",
+                                  "changeType": "updated"}]}).encode()
+    response = await receiver.client.post("/hooks/graph", data=body,
+                                          headers={"content-type": "application/json"})
+    assert response.status == 200
+    wp = receiver.waitpoint
+    stored = bytes(await wp.pool.fetchval(f"SELECT body FROM {wp.schema}.events"))
+    assert secret.encode() not in stored and b'"clientState": "[redacted]"' in stored
+    (recording,) = recordings.glob("*.json")
+    assert secret not in recording.read_text()
+    replayed = await receiver.replay(recording)  # --resign puts the secret back
+    assert replayed.status == 200, replayed.answer

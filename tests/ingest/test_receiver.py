@@ -16,7 +16,7 @@ from ingest.app import create_app
 from ingest.callbacks import CallbackSigner, configure_callbacks
 from ingest.verify import sign
 from routing.schemes import VerifySpec
-from waitpoint import Waitpoint
+from waitpoint import Job, Waitpoint
 
 from ..conftest import wait_for_state
 from ..proxy import PostgresProxy
@@ -257,9 +257,13 @@ async def test_callback_url_signals_the_job_that_minted_it(receiver):
         response = await client.post(path, json={"signed": True})
         assert (await response.json())["outcome"] == "routed"
         assert (await wait_for_state(wp, job.id, "completed")).recorded == {"signed": True}
-        # The job has finished: the same URL is now a no-op that says so.
+        # The URL is used up: a second POST is a duplicate that signals nothing.
         again = await client.post(path, json={"signed": "again"})
-        assert again.status == 200 and (await again.json())["outcome"] == "job_finished"
+        assert again.status == 200 and (await again.json())["outcome"] == "duplicate"
+        # A URL for a job that has finished is a no-op that says so.
+        late = signer.mint(job.id).removeprefix("https://hooks.example.com")
+        answer = await (await client.post(late, json={})).json()
+        assert answer["outcome"] == "job_finished"
         assert (await client.post(path[:-2] + "xx", json={})).status == 401
         expired = signer.mint(job.id, wait_for=-10).removeprefix("https://hooks.example.com")
         assert (await (await client.post(expired, json={})).json())["error"] == "expired"
@@ -412,3 +416,28 @@ async def test_a_rejection_is_counted_by_its_reason(receiver):
     assert 'waitpoint_webhooks_rejected_total{reason="bad_signature",source="stripe"} 1.0' in text
     assert 'waitpoint_webhooks_rejected_total{reason="malformed_body",source="stripe"} 1.0' in text
     assert 'waitpoint_webhook_seconds_count{source="stripe",status="401"} 1.0' in text
+
+
+async def test_a_callback_url_signals_once(receiver, db):
+    signer = CallbackSigner("c" * 40, "https://hooks.example.com")
+    client, wp = await receiver(callbacks=signer)
+    job = await wp.enqueue(Job(worker="tests.NeverRuns", state="suspended"))
+    path = signer.mint(job.id).removeprefix("https://hooks.example.com")
+    first = await client.post(path, json={"n": 1}, headers={"Authorization": "Bearer tok"})
+    assert (await first.json())["outcome"] == "routed"
+    again = await client.post(path, json={"n": 2})  # another body: still the same token
+    assert again.status == 200 and (await again.json())["outcome"] == "duplicate"
+    assert await db.fetchval(f"SELECT count(*) FROM {wp.schema}.signals") == 1
+    stored = await db.fetchval(f"SELECT headers ->> 'authorization' FROM {wp.schema}.events")
+    assert stored == "[redacted]"
+
+
+async def test_a_multi_use_callback_url_signals_once_per_body(receiver, db):
+    signer = CallbackSigner("c" * 40, "https://hooks.example.com")
+    client, wp = await receiver(callbacks=signer)
+    job = await wp.enqueue(Job(worker="tests.NeverRuns", state="suspended"))
+    path = signer.mint(job.id, multi_use=True).removeprefix("https://hooks.example.com")
+    for body, outcome in (({"n": 1}, "routed"), ({"n": 2}, "routed"), ({"n": 1}, "duplicate")):
+        answer = await (await client.post(path, json=body)).json()
+        assert answer["outcome"] == outcome, answer
+    assert await db.fetchval(f"SELECT count(*) FROM {wp.schema}.events") == 2
