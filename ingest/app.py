@@ -18,11 +18,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import routing
 from waitpoint import Waitpoint
 from waitpoint.schema import pending_migrations
+from waitpoint.sql import within
 
 from . import handshakes
 from . import verify as verification
 from .callbacks import CallbackSigner
-from .context import RECEIVER, Receiver, error_response
+from .context import RECEIVER, Receiver, ReceiverLimits, error_response
 from .handlers import SourceRuntime, callback_handler, source_handler, subscription_handler
 from .inbox import Inbox
 from .metrics import Metrics, SourceMetrics
@@ -32,18 +33,25 @@ from .recorder import Recorder
 
 log = structlog.get_logger("ingest")
 
+READY_TIMEOUT = 1.5
+"""Seconds /readyz waits for the database before answering 503."""
+
 
 def create_app(config: routing.RoutingConfig, waitpoint: Waitpoint, *,
                body_limit: int = routing.DEFAULT_BODY_LIMIT,
                callbacks: CallbackSigner | None = None,
-               record_dir: Path | None = None) -> web.Application:
+               record_dir: Path | None = None,
+               limits: ReceiverLimits | None = None) -> web.Application:
     """The receiver for every source of `config`, writing through `waitpoint` (started)."""
+    limits = limits or ReceiverLimits()
     app = web.Application(client_max_size=body_limit + 1, middlewares=[observe])
     metrics = Metrics()
     inbox = Inbox(waitpoint.pool, InboxQuery(waitpoint.schema),
-                  on_batch=metrics.batch_size.observe)
+                  on_batch=metrics.batch_size.observe, max_pending=limits.max_pending,
+                  commit_timeout=limits.commit_timeout)
     recorder = Recorder(record_dir) if record_dir is not None else None
-    app[RECEIVER] = Receiver(config, waitpoint, inbox, metrics, body_limit, callbacks, recorder)
+    app[RECEIVER] = Receiver(config, waitpoint, inbox, metrics, body_limit, callbacks, recorder,
+                             limits)
 
     async def inbox_lifecycle(_app: web.Application) -> AsyncIterator[None]:
         inbox.start()
@@ -78,8 +86,10 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     receiver = request.app[RECEIVER]
     try:
-        async with receiver.waitpoint.pool.acquire(timeout=2) as conn:
-            pending = await pending_migrations(conn, receiver.waitpoint.schema, RECEIVER_TRACKS)
+        # A frozen database answers nothing: readiness is a quick "no" rather than a hang.
+        pending = await within(receiver.waitpoint.pool, READY_TIMEOUT,
+                               lambda conn: pending_migrations(conn, receiver.waitpoint.schema,
+                                                               RECEIVER_TRACKS))
     except Exception as error:  # any failure to reach the database means not ready
         return error_response(503, "database_unavailable", type(error).__name__)
     if pending:

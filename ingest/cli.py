@@ -5,6 +5,7 @@ track. The engine package imports neither routing nor ingest, so these live here
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -30,6 +31,7 @@ from waitpoint.cli import (
 from waitpoint.schema import ensure_current
 
 from . import verify as verification
+from .context import ReceiverLimits
 from .events import target_json
 from .query import RECEIVER_TRACKS
 from .server import run_processes, self_command
@@ -133,9 +135,35 @@ host_option = click.option("--host", default="127.0.0.1", show_default=True)
 port_option = click.option("--port", default=8080, show_default=True, type=int)
 
 
+def _limits(_ctx: click.Context, _param: click.Parameter,
+            values: tuple[str, ...]) -> ReceiverLimits:
+    known = {f.name: f for f in dataclasses.fields(ReceiverLimits)}
+    changes: dict[str, Any] = {}
+    for name, text in _pairs(values, "--limit").items():
+        if name not in known:
+            raise click.BadParameter(f"{name!r}: limits are {', '.join(known)}",
+                                     param_hint="--limit")
+        kind = int if known[name].type == "int" else float
+        try:
+            changes[name] = kind(text)
+        except ValueError:
+            raise click.BadParameter(f"{name}={text!r}: expected a number",
+                                     param_hint="--limit") from None
+        if changes[name] <= 0:
+            raise click.BadParameter(f"{name} must be positive", param_hint="--limit")
+    return dataclasses.replace(ReceiverLimits(), **changes)
+
+
+limit_option = click.option(
+    "--limit", "limits", multiple=True, callback=_limits, metavar="NAME=VALUE",
+    help="A receiver limit (repeatable): keepalive_timeout, body_timeout, max_connections, "
+    "max_in_flight, max_pending, commit_timeout; see docs/architecture.md.")
+
+
 def receiver_options(command: Any) -> Any:
     """The options every command that runs the receiver takes."""
-    for option in (port_option, host_option, schema_option, database_option, config_option):
+    for option in (limit_option, port_option, host_option, schema_option, database_option,
+                   config_option):
         command = option(command)
     return command
 
@@ -149,7 +177,8 @@ def receiver_options(command: Any) -> Any:
               type=click.Path(file_okay=False, path_type=Path),
               help="Write every request (rejected ones too) to DIR as recordings.")
 def serve(config_file: Path, database_url: str | None, schema: str, host: str, port: int,
-          workers: int, reuse_port: bool, record_dir: Path | None) -> None:
+          limits: ReceiverLimits, workers: int, reuse_port: bool,
+          record_dir: Path | None) -> None:
     """Receive webhooks for every source of the config (no job processing)."""
     config = load_config(config_file)
     if workers > 1:
@@ -159,15 +188,17 @@ def serve(config_file: Path, database_url: str | None, schema: str, host: str, p
                    "--workers", "1", "--reuse-port"]
         if record_dir is not None:
             command += ["--record", str(record_dir)]
+        for field in dataclasses.fields(limits):
+            command += ["--limit", f"{field.name}={getattr(limits, field.name)}"]
         sys.exit(run_processes(command, workers))
 
     instance = Waitpoint.client(database_url, schema=schema)
-    run(_run_receiver(config, instance, host, port, reuse_port=reuse_port,
+    run(_run_receiver(config, instance, host, port, limits, reuse_port=reuse_port,
                       record_dir=record_dir))
 
 
 async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host: str,
-                        port: int, *, reuse_port: bool = False,
+                        port: int, limits: ReceiverLimits, *, reuse_port: bool = False,
                         record_dir: Path | None = None) -> None:
     """Until SIGINT/SIGTERM: stop receiving first, then stop the engine."""
     stop = stop_on_signals()
@@ -175,7 +206,7 @@ async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host
         async with instance.pool.acquire() as conn:
             await ensure_current(conn, instance.schema, RECEIVER_TRACKS)
         await serve_app(config, instance, host, port, stop, reuse_port=reuse_port,
-                        record_dir=record_dir)
+                        record_dir=record_dir, limits=limits)
 
 
 @click.command()
@@ -183,7 +214,7 @@ async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host
 @click.option("--import", "modules", multiple=True, help="Module defining your workers.")
 @queues_option
 def up(config_file: Path, database_url: str | None, schema: str, host: str, port: int,
-       modules: tuple[str, ...], queues: str) -> None:
+       limits: ReceiverLimits, modules: tuple[str, ...], queues: str) -> None:
     """Migrate, receive webhooks and run workers, in one process (embedded PostgreSQL
     unless DATABASE_URL is set): the one-command developer setup."""
     sys.path.insert(0, ".")
@@ -191,7 +222,7 @@ def up(config_file: Path, database_url: str | None, schema: str, host: str, port
     config = load_config(config_file)
     run(migrate_database(database_url, schema, RECEIVER_TRACKS))
     instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema)
-    run(_run_receiver(config, instance, host, port))
+    run(_run_receiver(config, instance, host, port, limits))
 
 
 @click.command()

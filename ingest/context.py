@@ -7,6 +7,7 @@ the log line and the recording, once for every kind of request.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,34 @@ from .metrics import Metrics, SourceMetrics
 from .recorder import Recorder
 
 
+@dataclass(frozen=True)
+class ReceiverLimits:
+    """How much the receiver takes before it sheds load. The defaults are far above what a
+    provider's normal delivery needs (a request in a few hundred ms, a few connections)
+    and far below what exhausts the process.
+
+    keepalive_timeout: seconds an idle connection is kept, and the time a new connection
+        has to send its first request's headers (slow-header clients are closed).
+    body_timeout: seconds to read a body once its headers arrived (408 after).
+    max_connections: open connections; more are closed on accept (kept below the file
+        descriptor limit, so /readyz stays reachable).
+    max_in_flight: requests to sources being handled at once; more get 503 with
+        Retry-After before their body is read (/healthz, /readyz, /metrics are exempt).
+    max_pending: events waiting for the group commit; more get 503 with Retry-After
+        instead of growing memory.
+    commit_timeout: seconds a group commit may take before its requests get 503 (a
+        frozen database connection answers nothing; the provider retries, and dedupe
+        makes a commit that did happen count once).
+    """
+
+    keepalive_timeout: float = 15.0
+    body_timeout: float = 30.0
+    max_connections: int = 1000
+    max_in_flight: int = 512
+    max_pending: int = 5000
+    commit_timeout: float = 10.0
+
+
 @dataclass
 class Receiver:
     """The app's shared state (kept in one AppKey)."""
@@ -32,6 +61,8 @@ class Receiver:
     body_limit: int
     callbacks: CallbackSigner | None
     recorder: Recorder | None = None
+    limits: ReceiverLimits = field(default_factory=ReceiverLimits)
+    in_flight: int = 0
 
 
 RECEIVER = web.AppKey("receiver", Receiver)
@@ -96,12 +127,16 @@ def database_unavailable() -> Rejection:
     return Rejection(503, "database_unavailable", retry_after=5)
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
+async def read_body(request: web.Request, limit: int, timeout: float) -> bytes:
     """The raw body, read once; 413 when it is over `limit` (checked before reading when
-    the length is declared, and while reading when it is not)."""
+    the length is declared, and while reading when it is not); 408 when it takes longer
+    than `timeout` seconds (a client trickling bytes holds no slot for long)."""
     if request.content_length is not None and request.content_length > limit:
         raise Rejection(413, "too_large", f"the body limit is {limit} bytes")
     try:
-        return await request.read()
+        async with asyncio.timeout(timeout):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise Rejection(413, "too_large", f"the body limit is {limit} bytes") from None
+    except TimeoutError:
+        raise Rejection(408, "body_timeout", f"the body took over {timeout:g} s") from None

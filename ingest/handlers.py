@@ -30,7 +30,7 @@ from .context import (
 )
 from .deliveries import prepare
 from .events import Delivery, EventRecord, Stored, describe_target
-from .inbox import DatabaseUnavailable, UnstorableEvent
+from .inbox import DatabaseUnavailable, InboxFull, UnstorableEvent
 from .metrics import SourceMetrics
 from .redaction import redact_body, redact_headers
 
@@ -64,7 +64,7 @@ def source_handler(runtime: SourceRuntime) -> Handler:
         if unsigned is not None:
             handling.outcome = "handshake"
             return unsigned
-        body = await read_body(request, receiver.body_limit)
+        body = await read_body(request, receiver.body_limit, receiver.limits.body_timeout)
         headers = _headers(request, runtime.sensitive_headers)
         query = dict(request.query)
         stored_body = body
@@ -151,6 +151,9 @@ async def _submit(receiver: Receiver, record: EventRecord) -> Stored:
         return await receiver.inbox.submit(record)
     except DatabaseUnavailable:
         raise database_unavailable() from None
+    except InboxFull:
+        raise Rejection(503, "overloaded", "too many events waiting to be committed",
+                        retry_after=1) from None
     except UnstorableEvent as error:
         raise Rejection(400, "unstorable_event", str(error)) from None
 
@@ -181,7 +184,7 @@ def callback_handler(metrics: SourceMetrics) -> Handler:
         assert signer is not None
         handling = start_handling(request, "callback", metrics, recorded=False)
         metrics.received.inc()
-        body = await read_body(request, receiver.body_limit)
+        body = await read_body(request, receiver.body_limit, receiver.limits.body_timeout)
         try:
             claims = signer.read(request.match_info["token"])
         except jwt.ExpiredSignatureError:

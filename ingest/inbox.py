@@ -16,7 +16,7 @@ import asyncpg
 import structlog
 
 from waitpoint.retry import Backoff, retry
-from waitpoint.sql import Connectable
+from waitpoint.sql import within
 
 from .events import EventRecord, Stored
 from .query import InboxQuery
@@ -36,6 +36,10 @@ class DatabaseUnavailable(Exception):
     """Nothing was committed; the provider should retry (503)."""
 
 
+class InboxFull(Exception):
+    """More events wait for the group commit than the inbox holds: shed load (503)."""
+
+
 class UnstorableEvent(Exception):
     """PostgreSQL refused this event's data while the database is fine (a data exception,
     SQLSTATE class 22): sending it again cannot help, so it is a 4xx, never a 503."""
@@ -45,9 +49,12 @@ Pending = tuple[EventRecord, "asyncio.Future[Stored]"]
 
 
 class Inbox:
-    def __init__(self, pool: Connectable, query: InboxQuery, max_batch: int = 500,
+    def __init__(self, pool: asyncpg.Pool, query: InboxQuery, max_batch: int = 500,
                  max_in_flight: int = 4,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 on_batch: Callable[[int], None] | None = None,
+                 max_pending: int = 5000, commit_timeout: float = 10.0) -> None:
+        self._max_pending = max_pending
+        self._commit_timeout = commit_timeout
         self._pool = pool
         self._query = query
         self._max_batch = max_batch
@@ -70,6 +77,8 @@ class Inbox:
                 future.set_exception(DatabaseUnavailable("shutting down"))
 
     async def submit(self, record: EventRecord) -> Stored:
+        if len(self._pending) >= self._max_pending:
+            raise InboxFull(f"{len(self._pending)} events are waiting")
         future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
         self._pending.append((record, future))
         self._has_pending.set()
@@ -96,13 +105,19 @@ class Inbox:
             self._on_batch(len(batch))
         records = [record for record, _ in batch]
         try:
-            ingested = await retry(lambda: self._query.ingest_events(self._pool, records),
-                                   retry_on=RETRYABLE, attempts=COMMIT_ATTEMPTS,
-                                   backoff=Backoff(initial=0))
+            ingested = await retry(
+                lambda: within(self._pool, self._commit_timeout,
+                               lambda conn: self._query.ingest_events(conn, records)),
+                retry_on=RETRYABLE, attempts=COMMIT_ATTEMPTS, backoff=Backoff(initial=0))
         except RETRYABLE as error:
             log.warning("inbox.deadlocked", events=len(batch), attempts=COMMIT_ATTEMPTS)
             for _, future in batch:
                 _fail(future, DatabaseUnavailable(f"deadlocked {COMMIT_ATTEMPTS} times: {error}"))
+            return
+        except TimeoutError:
+            log.warning("inbox.timeout", seconds=self._commit_timeout, events=len(batch))
+            for _, future in batch:
+                _fail(future, DatabaseUnavailable(f"no answer in {self._commit_timeout:g} s"))
             return
         except UNAVAILABLE as error:
             log.warning("inbox.unavailable", error=str(error), events=len(batch))

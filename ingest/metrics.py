@@ -24,6 +24,8 @@ class Metrics:
                                 "Accepted callbacks no route matched", ["source"], registry=r)
         self.signals = Counter("waitpoint_signals_delivered", "Jobs reached by signals",
                                ["source"], registry=r)
+        self.shed = Counter("waitpoint_webhooks_shed", "Requests refused (503) because too "
+                            "many were in flight, before reading them", registry=r)
         self.batch_size = Histogram("waitpoint_inbox_batch_size", "Events per group commit",
                                     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500), registry=r)
         self.latency = Histogram("waitpoint_webhook_seconds", "Request latency",

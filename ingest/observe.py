@@ -16,8 +16,28 @@ log = structlog.get_logger("ingest")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Never refused for load: an orchestrator must see how the receiver is doing."""
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    receiver = request.app[RECEIVER]
+    if request.path in OPERATIONS:
+        return await handler(request)
+    if receiver.in_flight >= receiver.limits.max_in_flight:
+        # Before the body is read: shedding must cost less than serving.
+        receiver.metrics.shed.inc()
+        return Rejection(503, "overloaded", "too many requests in flight",
+                         retry_after=1).response()
+    receiver.in_flight += 1
+    try:
+        return await _observed(request, handler)
+    finally:
+        receiver.in_flight -= 1
+
+
+async def _observed(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     response: web.StreamResponse
     try:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -20,6 +22,7 @@ from waitpoint.retry import Backoff
 
 from .app import create_app
 from .callbacks import CallbackSigner, configure_callbacks, signer_from_env
+from .context import ReceiverLimits
 
 log = structlog.get_logger("ingest.server")
 
@@ -33,14 +36,21 @@ def callback_signer(config: routing.RoutingConfig) -> CallbackSigner | None:
 
 async def serve(config: routing.RoutingConfig, waitpoint: Waitpoint, host: str, port: int,
                 stop: asyncio.Event, *, reuse_port: bool = False,
-                record_dir: Path | None = None) -> None:
+                record_dir: Path | None = None,
+                limits: ReceiverLimits | None = None) -> None:
     """Serve until `stop` is set, then finish in-flight requests and close."""
+    limits = limits or ReceiverLimits()
     signer = callback_signer(config)
     configure_callbacks(signer)  # jobs of this process mint URLs for this receiver
     app = create_app(config, waitpoint, body_limit=config.body_limit, callbacks=signer,
-                     record_dir=record_dir)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
+                     record_dir=record_dir, limits=limits)
+    # keepalive_timeout also bounds how long a new connection may take to send its first
+    # request's headers: aiohttp closes a connection still waiting for one.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10,
+                           keepalive_timeout=limits.keepalive_timeout)
     await runner.setup()
+    assert runner.server is not None
+    cap_connections(runner.server, connection_cap(limits.max_connections))
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
     await site.start()
     log.info("serve.listening", url=f"http://{host}:{port}", pid=os.getpid(),
@@ -49,6 +59,32 @@ async def serve(config: routing.RoutingConfig, waitpoint: Waitpoint, host: str, 
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def connection_cap(wanted: int) -> int:
+    """`wanted`, kept below the process's file descriptor limit (with room for the pool,
+    the logs and /readyz's own socket)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return min(wanted, max(16, soft - 64))
+
+
+def cap_connections(server: web.Server, limit: int) -> None:
+    """Close a connection as it is accepted when `limit` are open already: past the file
+    descriptor limit nothing, /readyz included, could be accepted at all."""
+    accept = server.connection_made
+
+    def connection_made(handler: Any, transport: asyncio.Transport) -> None:
+        accept(handler, transport)
+        if len(server.connections) > limit:
+            log.warning("serve.connection_refused", open=len(server.connections), limit=limit)
+            # Closed once the handler has started (it is created right after this call),
+            # so it sees an ordinary lost connection.
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_soon, transport.abort)
+
+    server.connection_made = connection_made  # type: ignore[method-assign]
 
 
 RESTART_DELAY = (0.5, 30.0)

@@ -12,6 +12,8 @@ class PostgresProxy:
         self._target = urlsplit(database_url)
         self._server: asyncio.base_events.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.port = 0
 
     @property
@@ -44,6 +46,14 @@ class PostgresProxy:
             writer.close()
         self._links.clear()
 
+    def freeze(self) -> None:
+        """Keep every connection open but pass no more bytes: a hung server or a network
+        that drops packets, which nothing notices until a timeout."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await self._open_upstream()
@@ -55,6 +65,7 @@ class PostgresProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 while data := await src.read(65536):
+                    await self._flowing.wait()
                     dst.write(data)
                     await dst.drain()
             dst.close()

@@ -210,10 +210,15 @@ class Waitpoint:
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 await self._leader.stop()
         if self.producers:
-            # Without our heartbeat rows, jobs we interrupted are rescued at once.
+            # Jobs interrupted past the grace period go back to the queue now, for any
+            # node (a crash leaves them to the lifeline, after rescue_after).
+            uuids = [p.uuid for p in self.producers.values()]
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await self.query.delete_producers(self.pool,
-                                                  [p.uuid for p in self.producers.values()])
+                released = await self.query.release_jobs(self.pool, uuids)
+                if released:
+                    log.warning("waitpoint.released_jobs", jobs=[r.id for r in released],
+                                hint="interrupted by the shutdown: they run again")
+                await self.query.delete_producers(self.pool, uuids)
         if self._notifier is not None:
             await self._notifier.stop()
         if self._cycle_pool is not None:

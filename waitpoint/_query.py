@@ -143,6 +143,11 @@ class Query:
                            [p.node for p in producers], [p.queue for p in producers],
                            [p.limit for p in producers])
 
+    async def release_jobs(self, conn: Connectable,
+                           producers: Sequence[uuid.UUID]) -> list[Rescued]:
+        rows = await conn.fetch(self._sql["release_jobs"], [str(p) for p in producers])
+        return [Rescued(row["id"], row["state"]) for row in rows]
+
     async def delete_producers(self, conn: Connectable, uuids: Sequence[uuid.UUID]) -> None:
         await conn.execute(self._sql["delete_producers"], list(uuids))
 

@@ -34,6 +34,10 @@ class Settings:
         always fully durable. True makes claims and outcomes durable too.
     peer: take part in leadership (staging, rescuing, pruning); False for a client that
         only inserts, signals and inspects.
+    rescue_after: a node whose producers have not heartbeaten for this long is gone: the
+        lifeline (every rescue_interval) makes its executing jobs available again. With
+        the default 5 s heartbeat, four missed beats. A node that stops cleanly hands its
+        unfinished jobs back at once instead.
     All intervals and ages are seconds.
     """
 
@@ -45,9 +49,9 @@ class Settings:
     poll_interval: float = 1.0
     stage_interval: float = 1.0
     heartbeat_interval: float = 5.0
-    rescue_after: float = 60.0
+    rescue_after: float = 20.0
     workflow_repair_after: float = 60.0
-    rescue_interval: float = 30.0
+    rescue_interval: float = 5.0
     prune_after: float = 86_400.0
     prune_interval: float = 60.0
     leader_interval: float = 5.0

@@ -7,15 +7,42 @@ and tested on its own, and the schema name is checked once before it enters SQL 
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import cache
 from importlib import resources
+from typing import TypeVar
 
 import asyncpg
 
 Connectable = asyncpg.Connection | asyncpg.Pool
 """Where a statement runs: a pooled call, or a connection (inside the caller's transaction)."""
+
+T = TypeVar("T")
+
+
+async def within(pool: asyncpg.Pool, seconds: float,
+                 work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work` on a pooled connection, giving up after `seconds` (TimeoutError).
+
+    A frozen database (a socket that answers nothing) would hold a plain cancelled query
+    forever: returning its connection to the pool waits for a reset that never comes. On
+    timeout the connection is terminated instead (closed locally, no round trip), so the
+    caller gets its answer and the pool a fresh connection next time.
+    """
+    async with asyncio.timeout(seconds):
+        conn = await pool.acquire()
+    try:
+        try:
+            async with asyncio.timeout(seconds):
+                return await work(conn)
+        except TimeoutError:
+            conn.terminate()
+            raise
+    finally:
+        await pool.release(conn)
+
 
 SCHEMA_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 
