@@ -126,9 +126,11 @@ class Inbox:
             return
         except asyncpg.PostgresError as error:
             if len(batch) > 1:
-                # Find the bad event instead of failing its neighbours.
-                for item in batch:
-                    await self._commit([item])
+                # Find the bad event instead of failing its neighbours: halves, so that one
+                # bad event among n costs about 2·log2(n) statements, not n.
+                middle = len(batch) // 2
+                await self._commit(batch[:middle])
+                await self._commit(batch[middle:])
                 return
             if isinstance(error, asyncpg.DataError):
                 log.warning("inbox.unstorable", error=str(error), source=batch[0][0].source)
