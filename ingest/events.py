@@ -19,20 +19,22 @@ Outcome = Literal["routed", "unrouted", "no_target", "payload_error"]
 """What an event is stored as; a later copy of it answers `duplicate`."""
 
 
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+_UNSTORABLE_ESCAPE = re.compile(
+    r"(?<!\\)((?:\\\\)*)"                                         # not itself escaped
+    r"(?:\\u0000"                                                 # NUL
+    r"|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"   # lone high
+    r"|(?<![uU][dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})")  # lone low
 
 
-def storable(value: Any) -> Any:
-    """`value` with what PostgreSQL cannot hold in text or jsonb replaced by U+FFFD: NUL
-    and lone surrogates ("\\ud800" is valid JSON). The raw body is stored as bytes, intact;
-    these are the searchable copies (delivery id, path, query, headers, errors)."""
-    if isinstance(value, str):
-        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
-    if isinstance(value, dict):
-        return {storable(key): storable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [storable(item) for item in value]
-    return value
+def storable_json(text: str) -> str:
+    """JSON text (as json.dumps writes it, ASCII) with what PostgreSQL cannot hold in text
+    or jsonb replaced by U+FFFD: NUL and lone surrogates ("\\ud800" is valid JSON, a
+    pair is not lone). The raw body travels as base64 and is stored as bytes, intact;
+    this touches the searchable copies (delivery id, path, query, headers, errors).
+    One pass over the batch, only when an escape is there at all."""
+    if "\\u0000" not in text and "\\ud" not in text and "\\uD" not in text:
+        return text
+    return _UNSTORABLE_ESCAPE.sub(lambda match: match[1] + "\\ufffd", text)
 
 
 def target_json(target: routing.JobTarget | routing.WorkflowTarget | routing.KeyTarget
@@ -64,7 +66,7 @@ class Delivery:
     payload: bytes  # erlpack
 
     def to_json(self) -> dict[str, Any]:
-        return {"route": self.route, **storable(target_json(self.target)),
+        return {"route": self.route, **target_json(self.target),
                 "payload": base64.b64encode(self.payload).decode("ascii")}
 
 
@@ -103,11 +105,10 @@ class EventRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "source": self.source, "delivery_id": storable(self.delivery_id),
-            "method": self.method, "path": storable(self.path), "query": storable(self.query),
-            "headers": storable(self.headers),
+            "source": self.source, "delivery_id": self.delivery_id, "method": self.method,
+            "path": self.path, "query": self.query, "headers": self.headers,
             "body": base64.b64encode(self.body).decode("ascii"), "outcome": self.outcome,
-            "errors": storable(self.errors),
+            "errors": self.errors,
             "deliveries": [delivery.to_json() for delivery in self.deliveries],
         }
 

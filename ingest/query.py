@@ -13,7 +13,7 @@ from typing import Any
 from waitpoint.schema import MigrationTrack
 from waitpoint.sql import Connectable, SqlFiles
 
-from .events import EventRecord, Signalled, Stored
+from .events import EventRecord, Signalled, Stored, storable_json
 
 INGEST_TRACK = MigrationTrack("ingest", "ingest")
 """Applied by `waitpoint migrate` after the engine's track (events build on jobs)."""
@@ -67,7 +67,7 @@ class InboxQuery:
                             events: Sequence[EventRecord]) -> list[Ingested]:
         """Store a batch in one statement: events (deduplicated), signals, wake-ups."""
         rows = await conn.fetch(self._sql["ingest_events"],
-                                json.dumps([event.to_json() for event in events]))
+                                storable_json(json.dumps([event.to_json() for event in events])))
         return [Ingested(row["item_index"], Stored(row["event_id"], row["is_duplicate"],
                                                    _signalled(row["signalled"])))
                 for row in rows]
@@ -97,6 +97,6 @@ class InboxQuery:
         None when the event already signalled someone and `force` is false."""
         signalled = await conn.fetchval(
             self._sql["replay_event"], event_id,
-            json.dumps([delivery.to_json() for delivery in record.deliveries]),
-            record.outcome, json.dumps(record.errors), force)
+            storable_json(json.dumps([delivery.to_json() for delivery in record.deliveries])),
+            record.outcome, storable_json(json.dumps(record.errors)), force)
         return None if signalled is None else _signalled(signalled)

@@ -132,3 +132,17 @@ async def _waiting_on_a_lock(conn: asyncpg.Connection, exclude: asyncpg.Connecti
 
 async def _attempts(query: CountingQuery, count: int) -> bool:
     return len(query.calls) >= count
+
+
+@pytest.mark.parametrize(("value", "stored"), [
+    ("a\u0000b", "a\ufffdb"), ("\ud800", "\ufffd"), ("x\udfffy", "x\ufffdy"),
+    ("\U0001f600", "\U0001f600"),            # a surrogate pair is one character: kept
+    ("back\\u0000slash", "back\\u0000slash"),  # an escaped backslash, not an escape: kept
+    ("plain", "plain"),
+])
+def test_only_what_postgresql_refuses_is_replaced(value, stored):
+    import json
+
+    from ingest.events import storable_json
+
+    assert json.loads(storable_json(json.dumps({"v": value}))) == {"v": stored}
