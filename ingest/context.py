@@ -134,6 +134,8 @@ async def read_body(request: web.Request, limit: int, timeout: float) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise Rejection(413, "too_large", f"the body limit is {limit} bytes")
     try:
+        if request.content.is_eof():  # already received whole: nothing to wait for
+            return await request.read()
         async with asyncio.timeout(timeout):
             return await request.read()
     except web.HTTPRequestEntityTooLarge:

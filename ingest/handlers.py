@@ -37,7 +37,6 @@ from .redaction import redact_body, redact_headers
 log = structlog.get_logger("ingest")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-URL_SIGNING_SCHEMES = frozenset({"twilio", "custom"})  # `hmac` arrives as custom
 LOG_BODIES = os.environ.get("WAITPOINT_LOG_BODIES") == "1"
 """Bodies are never logged unless this is switched on (WAITPOINT_LOG_BODIES=1), to debug
 a provider's payloads on a development machine."""
@@ -133,7 +132,8 @@ def _headers(request: web.Request, sensitive: frozenset[str]) -> dict[str, str]:
 async def _verify(request: web.Request, runtime: SourceRuntime, body: bytes,
                   headers: dict[str, str], query: dict[str, str]) -> None:
     signed = verification.SignedRequest(body=body, headers=headers,
-                                        url=_public_url(request, runtime.source),
+                                        url=runtime.verifier.signed_url(
+                                            lambda: request.path_qs, lambda: str(request.url)),
                                         method=request.method, query=query)
     try:
         await runtime.verifier.verify(signed, time.time())
@@ -223,17 +223,3 @@ def callback_handler(metrics: SourceMetrics) -> Handler:
                                   "signals": stored.reached, "duplicate": stored.duplicate})
 
     return handle
-
-
-def _public_url(request: web.Request, source: routing.CompiledSource) -> str:
-    """The URL the provider called, for the schemes that sign it (twilio, {url} in hmac
-    and custom): the configured public URL when the receiver sits behind a proxy."""
-    verifier = source.verifier
-    if verifier.scheme not in URL_SIGNING_SCHEMES:
-        return ""
-    if getattr(verifier, "url", None):
-        return str(verifier.url)
-    base = getattr(verifier, "public_url", None)
-    if base:
-        return str(base).rstrip("/") + request.path_qs
-    return str(request.url)

@@ -3,6 +3,7 @@ request, and the headers a provider would send (for replay and tests)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from ._base import SignedRequest, VerificationError
@@ -46,6 +47,12 @@ class Verifier(Generic[Options]):
     def refresh_body(self, body: bytes, timestamp: int) -> bytes:
         """The body to re-sign: unchanged unless the provider signs a time inside it."""
         return body
+
+    def signed_url(self, path_qs: Callable[[], str], request_url: Callable[[], str]) -> str:
+        """The URL the provider called, for schemes whose signature covers it (else "",
+        and nothing is computed: building a URL is measurable per request). Behind a
+        proxy it is the configured public URL, not the one the receiver saw."""
+        return ""
 
     def header_names(self) -> tuple[str, ...]:
         """Headers of this scheme that carry a secret or signature (never stored)."""

@@ -14,6 +14,7 @@ import binascii
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -134,6 +135,11 @@ def _private_key(private_key: Any) -> Any:
 
 
 class CustomVerifier(Verifier[CustomScheme]):
+    def signed_url(self, path_qs: Callable[[], str], request_url: Callable[[], str]) -> str:
+        if "{url}" not in self.options.signed_content:
+            return ""
+        return self.options.url or request_url()
+
     def check(self, request: SignedRequest, now: float) -> None:
         options = self.options
         signatures, pair_timestamp = _entries(request, options)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
@@ -57,6 +58,11 @@ def _signed_content(url: str, body: bytes, is_json: bool) -> bytes:
 
 
 class TwilioVerifier(Verifier[TwilioScheme]):
+    def signed_url(self, path_qs: Callable[[], str], request_url: Callable[[], str]) -> str:
+        if self.options.public_url:
+            return self.options.public_url.rstrip("/") + path_qs()
+        return request_url()
+
     def check(self, request: SignedRequest, now: float) -> None:
         options = self.options
         signature = request.require(HEADER)
