@@ -66,7 +66,9 @@ class KeyCache:
             if now - self._attempts.get(key, -1e9) < self.refetch_after:
                 failure = self._failures.get(key)
                 if failure is not None and key not in self._entries:
-                    raise failure  # still unavailable: say so again without asking
+                    # Still unavailable: say so again without asking (a new exception,
+                    # so no traceback grows across re-raises).
+                    raise VerificationError(failure.reason, failure.detail)
                 return
             self._attempts[key] = now
             try:
