@@ -54,7 +54,7 @@ def test_the_route_example_runs_as_written():
 
 
 def test_the_record_example_runs_as_written(tmp_path):
-    (command,) = block_with("waitpoint record")
+    (command,) = block_with("STRIPE_WEBHOOK_SECRET=whsec_test_secret waitpoint record")
     shop = tmp_path / "shop"
     subprocess.run(["cp", "-r", str(ROOT / "examples" / "shop"), str(shop)], check=True)
     (shop / "tests" / "recordings" / "payment_succeeded.json").unlink()
