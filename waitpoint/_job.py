@@ -24,6 +24,8 @@ class JobState(StrEnum):
 
 
 INSERTABLE_STATES = frozenset({JobState.AVAILABLE, JobState.SCHEDULED, JobState.SUSPENDED})
+_STATES = {state.value: state for state in JobState}
+"""A dict lookup instead of JobState(value): rows are turned into jobs by the thousand."""
 
 
 @dataclass
@@ -96,15 +98,11 @@ class Job:
         return None if encoded is None else codec.decode_text(encoded)
 
     def insert_fields(self) -> dict[str, Any]:
-        """The fields insert_jobs.sql reads; validated again against JSON encoding."""
+        """The fields insert_jobs.sql reads (JSON-encoded with the batch: see
+        Query.insert_jobs for the error that names a job whose args cannot be)."""
         if self.state not in INSERTABLE_STATES:
             raise ValueError(f"state: a job can be inserted as available, scheduled or "
                              f"suspended, not {self.state}")
-        try:
-            json.dumps(self.args)
-            json.dumps(self.meta)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"args/meta: must be JSON-serialisable ({error})") from None
         return {
             "state": str(self.state),
             "queue": self.queue,
@@ -121,6 +119,18 @@ class Job:
             "deps": self.deps,
         }
 
+    def as_inserted(self, record: Any) -> Job:
+        """This job as inserted: the id, state, tags and times the database gave it, the
+        rest as given (args and meta copied, not decoded again from the database)."""
+        job = Job.__new__(Job)
+        fields = job.__dict__
+        fields.update(self.__dict__)
+        fields["id"], state, tags, fields["inserted_at"], fields["scheduled_at"] = record
+        fields.update(state=_STATES[state], tags=list(tags), schedule_in=None,
+                      args=dict(self.args), meta=dict(self.meta), errors=[],
+                      extra=dict(self.extra), _cancel_requested=None)
+        return job
+
     @classmethod
     def from_record(cls, record: Any, extra: dict[str, Any] | None = None) -> Job:
         """Build a Job from a database row. The row was validated on insert and by the
@@ -128,7 +138,7 @@ class Job:
         job = cls.__new__(cls)
         job.__dict__.update(
             id=record["id"],
-            state=JobState(record["state"]),
+            state=_STATES[record["state"]],
             queue=record["queue"],
             worker=record["worker"],
             args=_json(record["args"]),

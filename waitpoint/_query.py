@@ -82,11 +82,21 @@ class Query:
     # jobs -----------------------------------------------------------------------------
 
     async def insert_jobs(self, conn: Connectable, jobs: Sequence[Job]) -> list[Job]:
-        """Insert in one round trip; returns the rows in input order, `extra` carried over."""
-        payload = json.dumps([job.insert_fields() for job in jobs])
+        """Insert in one round trip; returns the jobs in input order with what the
+        database gave them (ids, times), `extra` carried over."""
+        fields = [job.insert_fields() for job in jobs]
+        try:
+            payload = json.dumps(fields)
+        except (TypeError, ValueError):
+            for index, item in enumerate(fields):  # name the job: only on this error path
+                try:
+                    json.dumps(item)
+                except (TypeError, ValueError) as error:
+                    raise ValueError(f"args/meta of job {index} ({jobs[index].worker}): "
+                                     f"must be JSON-serialisable ({error})") from None
+            raise
         records = await conn.fetch(self._sql["insert_jobs"], payload)
-        return [Job.from_record(record, job.extra)
-                for record, job in zip(records, jobs, strict=True)]
+        return [job.as_inserted(record) for record, job in zip(records, jobs, strict=True)]
 
     async def get_job(self, conn: Connectable, job_id: int) -> Job | None:
         record = await conn.fetchrow(self._sql["get_job"], job_id)

@@ -114,6 +114,22 @@ async def test_enqueue_many_is_one_round_trip_in_input_order(wp: Waitpoint):
     inserted = await wp.enqueue_many(jobs)
     assert [j.args["value"] for j in inserted] == list(range(50))
     assert all(j.id for j in inserted)
+    # What the caller gets is what a fetch of the rows gives (ids, tags, times); the state
+    # as inserted (the jobs may be running by now).
+    assert all(j.state == "available" for j in inserted)
+    for job in inserted[:3]:
+        stored = await wp.get_job(job.id)
+        assert (stored.id, stored.tags, stored.args, stored.meta, stored.inserted_at,
+                stored.scheduled_at, stored.priority) == (
+            job.id, job.tags, job.args, job.meta, job.inserted_at, job.scheduled_at,
+            job.priority)
+
+
+async def test_args_that_are_not_json_name_the_job_and_insert_nothing(wp: Waitpoint, db):
+    jobs = [Complete.new({"n": 1}), Complete.new({"when": object()})]
+    with pytest.raises(ValueError, match=r"args/meta of job 1 .*JSON-serialisable"):
+        await wp.enqueue_many(jobs)
+    assert await db.fetchval(f"SELECT count(*) FROM {wp.schema}.jobs") == 0
 
 
 async def test_enqueue_without_an_instance_says_what_to_do():

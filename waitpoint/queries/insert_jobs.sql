@@ -15,6 +15,7 @@ WITH input AS (
          coalesce(scheduled_at, now() + make_interval(secs => coalesce(schedule_in, 0))),
          workflow_id, step, deps
   FROM input
-  RETURNING {job_columns}
+  RETURNING id, state::text AS state, tags, inserted_at, scheduled_at
 )
+-- Only what the database decided: the caller's Job has the rest (Job.as_inserted).
 SELECT inserted.* FROM inserted JOIN input USING (id) ORDER BY input.position
