@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-import cel
-
 from ._config import WHOLE_BODY, CompiledRoute, CompiledSource
 from ._errors import BodyError, RouteError
-from ._expressions import FUNCTIONS, Expression, ExpressionError
+from ._expressions import Expression, ExpressionError, Scope
 from .presets import DEFAULT_DELIVERY_ID
 
 
@@ -162,8 +160,7 @@ def evaluate(source: CompiledSource, callback: Callback) -> Evaluation:
     RouteError on the evaluation, so one bad route never hides the others.
     """
     variables = build_context(source, callback)
-    context = _cel_context({name: value for name, value in variables.items()
-                            if name in source.variables})
+    context = Scope(variables, source.variables)
     errors: list[RouteError] = []
     delivery_id = _delivery_id(source, callback, context, errors)
     deliveries: list[Delivery] = []
@@ -189,34 +186,13 @@ def evaluate(source: CompiledSource, callback: Callback) -> Evaluation:
                       matched=tuple(matched), errors=tuple(errors))
 
 
-def _cel_context(variables: dict[str, Any]) -> cel.Context:
-    try:
-        return cel.Context(variables=variables, functions=FUNCTIONS)
-    except ValueError:
-        # JSON may carry lone surrogates ("\ud800"), which CEL strings cannot hold.
-        return cel.Context(variables=_scrub(variables), functions=FUNCTIONS)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _scrub(value: Any) -> Any:
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_scrub(item) for item in value]
-    if isinstance(value, dict):
-        return {_scrub(key): _scrub(item) for key, item in value.items()}
-    return value
-
-
 def _truthy(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ExpressionError(f"`when` must be true or false, got {type(value).__name__}")
     return value
 
 
-def _delivery_id(source: CompiledSource, callback: Callback, context: cel.Context,
+def _delivery_id(source: CompiledSource, callback: Callback, context: Scope,
                  errors: list[RouteError]) -> str:
     if source.delivery_id is not None:
         try:
@@ -251,14 +227,14 @@ class _FieldError(Exception):
         self.message = message
 
 
-def _evaluate_field(expression: Expression, context: cel.Context, name: str) -> Any:
+def _evaluate_field(expression: Expression, context: Scope, name: str) -> Any:
     try:
         return expression.evaluate(context)
     except ExpressionError as error:
         raise _FieldError(name, str(error)) from None
 
 
-def _delivery(route: CompiledRoute, context: cel.Context,
+def _delivery(route: CompiledRoute, context: Scope,
               variables: dict[str, Any]) -> Delivery | None:
     value = _evaluate_field(route.target, context, f"signal.{route.kind}")
     target: Target | None
@@ -327,7 +303,7 @@ def _key_target(value: Any, keep_for: float | None) -> KeyTarget | None:
     return KeyTarget(key, keep_for)
 
 
-def _render(template: Any, context: cel.Context, path: str) -> Any:
+def _render(template: Any, context: Scope, path: str) -> Any:
     if isinstance(template, Expression):
         return _evaluate_field(template, context, path)
     if isinstance(template, dict):

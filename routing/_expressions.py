@@ -47,6 +47,97 @@ class ExpressionError(ValueError):
     pass
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    return value
+
+
+class Scope:
+    """One callback's variables, and their CEL context, built only when an expression
+    needs CEL: converting the variables to CEL values is most of an evaluation's cost,
+    and the common expressions (`body.id`, `body.type == 'x'`) are answered without it."""
+
+    __slots__ = ("_context", "_for_cel", "variables")
+
+    def __init__(self, variables: dict[str, Any], for_cel: frozenset[str]) -> None:
+        self.variables = variables
+        self._for_cel = for_cel
+        self._context: cel.Context | None = None
+
+    def cel(self) -> cel.Context:
+        if self._context is None:
+            variables = {name: value for name, value in self.variables.items()
+                         if name in self._for_cel}
+            try:
+                self._context = cel.Context(variables=variables, functions=FUNCTIONS)
+            except ValueError:
+                # JSON may carry lone surrogates ("\ud800"), which CEL strings cannot hold.
+                self._context = cel.Context(variables=_scrub(variables), functions=FUNCTIONS)
+        return self._context
+
+
+_MISS = object()
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_KEY = rf"\.{_NAME}|\[\s*'[^'\\]*'\s*\]|\[\s*\"[^\"\\]*\"\s*\]"
+_PATH = rf"(body|headers|query|params|source)((?:\s*(?:{_KEY}))*)"
+_MEMBER = re.compile(rf"\s*{_PATH}\s*")
+_EQUALS = re.compile(rf"\s*{_PATH}\s*(==|!=)\s*(?:'([^'\\]*)'|\"([^\"\\]*)\")\s*")
+_KEYS = re.compile(rf"\.({_NAME})|\[\s*'([^'\\]*)'\s*\]|\[\s*\"([^\"\\]*)\"\s*\]")
+
+
+def _plain(value: Any) -> bool:
+    """A value CEL would hand back unchanged: no conversion, no surrogate scrubbing."""
+    if value is None or isinstance(value, bool | float):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, str) and not _SURROGATE.search(value)
+
+
+def _shortcut(text: str) -> Callable[[dict[str, Any]], Any] | None:
+    """A direct evaluation of a member path (`body.data.object.id`) or of its comparison
+    with a string (`body.type == 'x'`), for values CEL would return as they are. It gives
+    up (_MISS) on anything else, a missing key included, and CEL answers (and words
+    the error) instead: the result is always CEL's."""
+    equals = _EQUALS.fullmatch(text)
+    member = _MEMBER.fullmatch(text) if equals is None else None
+    found = equals or member
+    if found is None:
+        return None
+    variable = found[1]
+    keys = tuple(next(group for group in match.groups() if group is not None)
+                 for match in _KEYS.finditer(found[2]))
+
+    def lookup(variables: dict[str, Any]) -> Any:
+        value = variables.get(variable, _MISS)
+        for key in keys:
+            if not isinstance(value, dict) or key not in value:
+                return _MISS
+            value = value[key]
+        return value if _plain(value) else _MISS
+
+    if member is not None:
+        return lookup
+    assert equals is not None
+    negate, literal = equals[3] == "!=", equals[4] if equals[4] is not None else equals[5]
+
+    def compare(variables: dict[str, Any]) -> Any:
+        value = lookup(variables)
+        if not isinstance(value, str):
+            return _MISS  # CEL's rules for other types (and its errors) apply
+        return (value != literal) if negate else (value == literal)
+
+    return compare
+
+
 @dataclass(frozen=True)
 class Expression:
     """A compiled expression, or a YAML constant (`job: 42`, `final: true`)."""
@@ -56,12 +147,17 @@ class Expression:
     constant: Any = None
     variables: frozenset[str] = frozenset()  # the context variables it reads
     functions: frozenset[str] = frozenset()  # the functions and operators it calls
+    shortcut: Callable[[dict[str, Any]], Any] | None = None
 
-    def evaluate(self, context: cel.Context) -> Any:
+    def evaluate(self, scope: Scope) -> Any:
         if self.program is None:
             return self.constant
+        if self.shortcut is not None:
+            value = self.shortcut(scope.variables)
+            if value is not _MISS:
+                return value
         try:
-            return self.program.execute(context)
+            return self.program.execute(scope.cel())
         except Exception as error:  # the library raises KeyError, TypeError, RuntimeError...
             raise ExpressionError(_describe(error)) from None
 
@@ -85,7 +181,7 @@ def compile_expression(value: str | int | float | bool) -> Expression:
                               f"expressions see {', '.join(VARIABLES)}{hint}")
     return Expression(source=value, program=program,
                       variables=frozenset(references["variables"]) & frozenset(VARIABLES),
-                      functions=frozenset(references["functions"]))
+                      functions=frozenset(references["functions"]), shortcut=_shortcut(value))
 
 
 def expression_problems(expression: Expression, *, params: frozenset[str] | None = None,
