@@ -90,6 +90,7 @@ _KEY = rf"\.{_NAME}|\[\s*'[^'\\]*'\s*\]|\[\s*\"[^\"\\]*\"\s*\]"
 _PATH = rf"(body|headers|query|params|source)((?:\s*(?:{_KEY}))*)"
 _MEMBER = re.compile(rf"\s*{_PATH}\s*")
 _EQUALS = re.compile(rf"\s*{_PATH}\s*(==|!=)\s*(?:'([^'\\]*)'|\"([^\"\\]*)\")\s*")
+_LITERAL = re.compile(r"\s*(?:'([^'\\]*)'|\"([^\"\\]*)\")\s*")
 _KEYS = re.compile(rf"\.({_NAME})|\[\s*'([^'\\]*)'\s*\]|\[\s*\"([^\"\\]*)\"\s*\]")
 
 
@@ -103,10 +104,17 @@ def _plain(value: Any) -> bool:
 
 
 def _shortcut(text: str) -> Callable[[dict[str, Any]], Any] | None:
-    """A direct evaluation of a member path (`body.data.object.id`) or of its comparison
-    with a string (`body.type == 'x'`), for values CEL would return as they are. It gives
+    """A direct evaluation of a string literal (`'approved'`), a member path
+    (`body.data.object.id`) or its comparison with a string (`body.type == 'x'`), for
+    values CEL would return as they are. It gives
     up (_MISS) on anything else, a missing key included, and CEL answers (and words
     the error) instead: the result is always CEL's."""
+    literal_only = _LITERAL.fullmatch(text)
+    if literal_only is not None:  # "'approved'": a string constant, as CEL would give it
+        constant = next(group for group in literal_only.groups() if group is not None)
+        if _plain(constant):
+            return lambda _variables: constant
+        return None
     equals = _EQUALS.fullmatch(text)
     member = _MEMBER.fullmatch(text) if equals is None else None
     found = equals or member

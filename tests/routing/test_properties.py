@@ -49,7 +49,7 @@ def test_random_json_bodies_never_crash_evaluation(body):
 SHORTCUT_EXPRESSIONS = [
     "body.type", "body.data.object.metadata.job_id", "body['type']", 'body["data"]["amount"]',
     "body.type == 'a'", "body.type != 'a'", "body.data.amount == 'x'", "headers['x-id']",
-    "body.id", "body", "source", "params.job_id", "query.k == 'v'",
+    "body.id", "body", "source", "params.job_id", "query.k == 'v'", "'approved'", '"x y"',
 ]
 
 
