@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -20,3 +21,9 @@ async def recreate_database(base: str, database: str) -> str:
     finally:
         await conn.close()
     return database_url_for(base, database)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -28,7 +28,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -40,7 +39,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from _common import recreate_database
+from _common import free_port, recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -90,11 +89,6 @@ class Row:
 HEADER = (f"{'scenario':<9} {'sent':>8} {'2xx':>7} {'4xx':>7} {'503':>7} {'500':>5} "
           f"{'no-ans':>7} {'stored':>7} {'lost':>5} {'twice':>6}")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Receiver:

@@ -25,14 +25,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-from _common import recreate_database
+from _common import free_port, recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_bench_" + "b" * 32
@@ -50,11 +49,6 @@ CONFIG = textwrap.dedent(f"""\
               payload: {{decision: "'approved'", amount: body.data.object.amount}}
     """)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def bare_server(port: int) -> None:

@@ -12,7 +12,7 @@ scale:   N jobs snoozed in await_signal (really executed, not inserted as such):
          memory, the claim and stage statements against an empty table and against N waiting
          jobs, and one keyed signal fanned out to M of them.
 
-Each system runs in its own child process and database. Targets (DESIGN.md): live p50 < 3 ms,
+Each system runs in its own child process and database. Targets: live p50 < 3 ms,
 p99 < 15 ms; snoozed p50 < 50 ms; memory flat; claim/stage cost unchanged; fan-out < 1 s.
 """
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -45,20 +46,26 @@ class MigrationTrack:
     folder: str = "migrations"
 
     def migrations(self) -> list[Migration]:
-        directory = resources.files(self.package) / self.folder
-        found = []
-        for entry in sorted(directory.iterdir(), key=lambda e: e.name):
-            if not entry.name.endswith(".sql"):
-                continue
-            match = _NAME.match(entry.name)
-            if not match:
-                raise MigrationError(f"{self.package}/{self.folder}/{entry.name}: migration "
-                                     "files are named NNN_description.sql")
-            found.append(Migration(self.name, int(match[1]), match[2], entry))
-        versions = [m.version for m in found]
-        if len(set(versions)) != len(versions):
-            raise MigrationError(f"{self.package}/{self.folder}: two migrations share a number")
-        return found
+        return list(_track_migrations(self))
+
+
+@cache
+def _track_migrations(track: MigrationTrack) -> tuple[Migration, ...]:
+    """A track's files, read once per process: /readyz asks on every probe."""
+    directory = resources.files(track.package) / track.folder
+    found = []
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        match = _NAME.match(entry.name)
+        if not match:
+            raise MigrationError(f"{track.package}/{track.folder}/{entry.name}: migration "
+                                 "files are named NNN_description.sql")
+        found.append(Migration(track.name, int(match[1]), match[2], entry))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"{track.package}/{track.folder}: two migrations share a number")
+    return tuple(found)
 
 
 ENGINE_TRACK = MigrationTrack("waitpoint", "waitpoint")
@@ -77,6 +84,7 @@ def available_migrations(tracks: Sequence[MigrationTrack] = ()) -> list[Migratio
     return [m for track in _ordered(tracks) for m in track.migrations()]
 
 
+@cache
 def _bookkeeping(schema: str) -> SqlFiles:
     return SqlFiles("waitpoint", "migrator", schema)
 

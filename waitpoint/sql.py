@@ -95,6 +95,3 @@ class SqlFiles:
 
     def __getitem__(self, name: str) -> str:
         return self._rendered[name]
-
-    def names(self) -> frozenset[str]:
-        return frozenset(self._rendered)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import textwrap
 
 import aiohttp
@@ -19,6 +18,7 @@ from ingest.server import serve
 from waitpoint import Job
 
 from ..proxy import PostgresProxy
+from .test_server import free_port
 
 CONFIG = textwrap.dedent("""\
     version: 1
@@ -30,11 +30,6 @@ CONFIG = textwrap.dedent("""\
           - signal: {job: body.job}
     """)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
