@@ -1,13 +1,15 @@
 """What the inbox stores: an accepted callback (EventRecord), the signals it delivers
 (Delivery, payloads already encoded), and what each delivery reached (Signalled).
 
-These are the one place where a delivery becomes the JSON that ingest_events() and
-replay_event() read, and where the database's answer becomes Python again.
+These are the one place where a batch becomes the typed arrays ingest_batch() reads (and a
+delivery the JSON replay_event() reads), and where the database's answer becomes Python
+again.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +37,23 @@ def storable_json(text: str) -> str:
     if "\\u0000" not in text and "\\ud" not in text and "\\uD" not in text:
         return text
     return _UNSTORABLE_ESCAPE.sub(lambda match: match[1] + "\\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """A Python string PostgreSQL can hold in a text column: NUL and surrogates (in a str
+    they are always lone: a decoded pair is one code point) become U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _storable_dumps(value: Any) -> str:
+    return storable_json(json.dumps(value))
 
 
 def target_json(target: routing.JobTarget | routing.WorkflowTarget | routing.KeyTarget
@@ -90,7 +109,7 @@ def signals_reached(signalled: Iterable[Signalled]) -> int:
 
 @dataclass
 class EventRecord:
-    """An accepted callback, as ingest_events() stores it."""
+    """An accepted callback, as ingest_batch() stores it."""
 
     source: str
     delivery_id: str
@@ -125,3 +144,39 @@ class Stored:
     @property
     def reached(self) -> int:
         return 0 if self.duplicate else signals_reached(self.signalled)
+
+
+def batch_columns(events: Sequence[EventRecord]) -> tuple[list[Any], ...]:
+    """The arguments of ingest_batch(): one array per event column, then one per delivery
+    column, then the (delivery, job) pairs of job deliveries. Text is made storable here
+    (the raw body and the payloads are bytes and stay intact)."""
+    sources, delivery_ids, methods, paths = [], [], [], []
+    queries, headers, bodies, outcomes, errors = [], [], [], [], []
+    delivery_items: list[int] = []
+    routes: list[str] = []
+    targets: list[str] = []
+    payloads: list[bytes] = []
+    target_deliveries: list[int] = []
+    target_jobs: list[int] = []
+    for item, event in enumerate(events, start=1):
+        sources.append(storable_text(event.source))
+        delivery_ids.append(storable_text(event.delivery_id))
+        methods.append(storable_text(event.method))
+        paths.append(storable_text(event.path))
+        queries.append(_storable_dumps(event.query))
+        headers.append(_storable_dumps(event.headers))
+        bodies.append(event.body)
+        outcomes.append(event.outcome)
+        errors.append(_storable_dumps(event.errors))
+        for delivery in event.deliveries:
+            delivery_items.append(item)
+            routes.append(storable_text(delivery.route))
+            targets.append(_storable_dumps(target_json(delivery.target)))
+            payloads.append(delivery.payload)
+            if isinstance(delivery.target, routing.JobTarget):
+                number = len(delivery_items)
+                for job_id in delivery.target.job_ids:
+                    target_deliveries.append(number)
+                    target_jobs.append(job_id)
+    return (sources, delivery_ids, methods, paths, queries, headers, bodies, outcomes, errors,
+            delivery_items, routes, targets, payloads, target_deliveries, target_jobs)

@@ -1,7 +1,7 @@
 """Group commit of accepted callbacks: requests that arrive together share one transaction.
 
 Each request submits its event and waits; one writer takes everything waiting, calls
-ingest_events() once (event rows, dedupe, signals, wake-ups, NOTIFY) and answers every
+ingest_batch() once (event rows, dedupe, signals, wake-ups, NOTIFY) and answers every
 waiter after the COMMIT. Under load, batches grow by themselves; idle, a request waits for
 one round trip.
 """
@@ -107,7 +107,7 @@ class Inbox:
         try:
             ingested = await retry(
                 lambda: within(self._pool, self._commit_timeout,
-                               lambda conn: self._query.ingest_events(conn, records)),
+                               lambda conn: self._query.ingest_batch(conn, records)),
                 retry_on=RETRYABLE, attempts=COMMIT_ATTEMPTS, backoff=Backoff(initial=0))
         except RETRYABLE as error:
             log.warning("inbox.deadlocked", events=len(batch), attempts=COMMIT_ATTEMPTS)

@@ -13,7 +13,7 @@ from typing import Any
 from waitpoint.schema import MigrationTrack
 from waitpoint.sql import Connectable, SqlFiles
 
-from .events import EventRecord, Signalled, Stored, storable_json
+from .events import EventRecord, Signalled, Stored, batch_columns, storable_json
 
 INGEST_TRACK = MigrationTrack("ingest", "ingest")
 """Applied by `waitpoint migrate` after the engine's track (events build on jobs)."""
@@ -27,7 +27,7 @@ def _signalled(text: str | None) -> tuple[Signalled, ...]:
 
 @dataclass(frozen=True)
 class Ingested:
-    """One row of ingest_events(): batch position (from 1) and what was stored."""
+    """One row of ingest_batch(): batch position (from 1) and what was stored."""
 
     item_index: int
     stored: Stored
@@ -63,11 +63,11 @@ class InboxQuery:
         self._sql = SqlFiles("ingest", "queries", schema)
         self.schema = self._sql.schema
 
-    async def ingest_events(self, conn: Connectable,
-                            events: Sequence[EventRecord]) -> list[Ingested]:
-        """Store a batch in one statement: events (deduplicated), signals, wake-ups."""
-        rows = await conn.fetch(self._sql["ingest_events"],
-                                storable_json(json.dumps([event.to_json() for event in events])))
+    async def ingest_batch(self, conn: Connectable,
+                           events: Sequence[EventRecord]) -> list[Ingested]:
+        """Store a batch in one statement: events (deduplicated), signals, wake-ups. The
+        batch travels as typed arrays (binary on the wire, bodies and payloads as bytes)."""
+        rows = await conn.fetch(self._sql["ingest_batch"], *batch_columns(events))
         return [Ingested(row["item_index"], Stored(row["event_id"], row["is_duplicate"],
                                                    _signalled(row["signalled"])))
                 for row in rows]

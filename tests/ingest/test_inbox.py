@@ -24,9 +24,9 @@ class CountingQuery(InboxQuery):
         super().__init__(schema)
         self.calls: list[int] = []
 
-    async def ingest_events(self, conn, events):  # type: ignore[no-untyped-def]
+    async def ingest_batch(self, conn, events):  # type: ignore[no-untyped-def]
         self.calls.append(len(events))
-        return await super().ingest_events(conn, events)
+        return await super().ingest_batch(conn, events)
 
 
 def event(delivery_id: str, job_id: int | str, header: str = "ok") -> EventRecord:
@@ -98,20 +98,21 @@ async def test_a_deadlocked_batch_is_committed_on_its_retry(waiting_job, databas
     inbox.start()
     other = await asyncpg.connect(database_url)
     try:
-        # The other transaction takes the job first and then wants the inbox's event: a
-        # lock cycle. Its longer deadlock_timeout makes the inbox the one PostgreSQL aborts.
+        # The inbox locks a batch's jobs before it writes its events. The other transaction
+        # holds the event's delivery id first and then wants the job the inbox holds: a lock
+        # cycle. Its longer deadlock_timeout makes the inbox the one PostgreSQL aborts.
         await other.execute("SET deadlock_timeout = '30s'")
         transaction = other.transaction()
         await transaction.start()
-        await other.execute(f"SELECT 1 FROM {wp.schema}.jobs WHERE id = $1 FOR UPDATE",
-                            job.id)
-        submitted = asyncio.create_task(inbox.submit(event("d-1", job.id)))
-        await wait_until(lambda: _waiting_on_a_lock(other, exclude=other), timeout=10,
-                         message="the inbox to wait for the job's lock")
-        insert = asyncio.create_task(other.execute(
+        await other.execute(
             f"INSERT INTO {wp.schema}.events (source, delivery_id, method, path, query, "
             "headers, body, outcome, errors) VALUES ('s', 'd-1', 'POST', '', '{}', '{}', "
-            "'', 'routed', '[]')"))
+            "'', 'routed', '[]')")
+        submitted = asyncio.create_task(inbox.submit(event("d-1", job.id)))
+        await wait_until(lambda: _waiting_on_a_lock(other, exclude=other), timeout=10,
+                         message="the inbox to wait for the delivery id")
+        insert = asyncio.create_task(other.execute(
+            f"SELECT 1 FROM {wp.schema}.jobs WHERE id = $1 FOR UPDATE", job.id))
         await wait_until(lambda: _attempts(query, 2), timeout=15,
                          message="the inbox to retry after the deadlock")
         await insert
@@ -122,6 +123,36 @@ async def test_a_deadlocked_batch_is_committed_on_its_retry(waiting_job, databas
         await inbox.stop()
     assert not stored.duplicate
     assert stored.signalled[0].reached == (job.id,)
+
+
+async def test_a_batch_waiting_for_a_job_holds_no_event_row(waiting_job, database_url):
+    """Jobs are locked before events are written: a transaction that holds the job and
+    then writes the same delivery id is not blocked (no lock cycle, no deadlock), and the
+    inbox then finds the event stored: a duplicate, which signals nobody."""
+    wp, job = waiting_job
+    query = CountingQuery(wp.schema)
+    inbox = Inbox(wp.pool, query)
+    inbox.start()
+    other = await asyncpg.connect(database_url)
+    try:
+        async with other.transaction():
+            await other.execute(f"SELECT 1 FROM {wp.schema}.jobs WHERE id = $1 FOR UPDATE",
+                                job.id)
+            submitted = asyncio.create_task(inbox.submit(event("d-1", job.id)))
+            await wait_until(lambda: _waiting_on_a_lock(other, exclude=other), timeout=10,
+                             message="the inbox to wait for the job's lock")
+            await asyncio.wait_for(other.execute(
+                f"INSERT INTO {wp.schema}.events (source, delivery_id, method, path, query, "
+                "headers, body, outcome, errors) VALUES ('s', 'd-1', 'POST', '', '{}', '{}', "
+                "'', 'routed', '[]')"), timeout=10)
+        stored = await asyncio.wait_for(submitted, timeout=15)
+    finally:
+        await other.close()
+        await inbox.stop()
+    assert stored.duplicate and stored.reached == 0
+    assert len(query.calls) == 1
+    assert await wp.pool.fetchval(
+        f"SELECT count(*) FROM {wp.schema}.signals WHERE job_id = $1", job.id) == 0
 
 
 async def _waiting_on_a_lock(conn: asyncpg.Connection, exclude: asyncpg.Connection) -> bool:

@@ -1,6 +1,6 @@
 """Committing a callback looks its jobs up by index, whatever the number of waiting jobs.
 
-ingest_events() once found a batch's jobs with a sequential scan of the whole jobs table
+ingest_batch() once found a batch's jobs with a sequential scan of the whole jobs table
 (a planner estimate of 10,000 targets made a hash join look cheaper), so every callback
 cost more as jobs piled up waiting. This counts the table's sequential scans (PostgreSQL's
 own statistics, not a clock) around one committed callback among 20,000 waiting jobs.
@@ -73,11 +73,11 @@ async def test_a_callback_among_many_waiting_jobs_does_not_scan_them(db, schema,
                 source, Callback(body=body, headers={"content-type": "application/json"})))
             record = EventRecord(source="s", delivery_id=f"d-{number}", body=body,
                                  outcome=evaluation.outcome, deliveries=evaluation.deliveries)
-            (ingested,) = await InboxQuery(schema).ingest_events(writer, [record])
+            (ingested,) = await InboxQuery(schema).ingest_batch(writer, [record])
             assert ingested.stored.signalled[0].reached == (target,)
         await writer.execute("SELECT pg_stat_force_next_flush()")
     finally:
         await writer.close()  # a closing backend flushes its statistics
 
     after = await flushed(db, schema, CALLBACKS)
-    assert after[0] == before[0], "ingest_events scanned the whole jobs table"
+    assert after[0] == before[0], "ingest_batch scanned the whole jobs table"

@@ -62,7 +62,7 @@ def test_the_wheel_ships_the_migrations(tmp_path):
         shipped = sorted(n.removeprefix(folder) for n in names if n.startswith(folder))
         assert shipped == sorted(m.file.name for m in track.migrations())
     assert "waitpoint/queries/ack_and_fetch_jobs.sql" in names
-    assert "ingest/queries/ingest_events.sql" in names
+    assert "ingest/queries/ingest_batch.sql" in names
 
 
 @pytest.fixture

@@ -1,0 +1,163 @@
+"""The commit path alone: what PostgreSQL pays per event for the inbox's group commit,
+against the durable floor's one INSERT of the raw event, same database, same session.
+
+    .venv/bin/python bench/commit.py [--database-url URL] [--batch 32] [--batches 200]
+        [--rounds 3]
+
+A fresh database; 30,000 jobs waiting for a signal (snoozed, as await_signal leaves them).
+Each round commits `--batches` group commits of `--batch` events, each event routed to its
+own waiting job (so every event stores a signal and wakes a job), one connection, one batch
+after another; then the same number of events through the floor's INSERT. Printed per
+round: wall time and PostgreSQL CPU per event for both, and the ratio. Round 1 runs on the
+freshly created tables (nothing analyzed yet), so it is reported on its own: the cold case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+
+import asyncpg
+import erlpack
+from _common import recreate_database
+
+FLOOR_SCHEMA = """
+CREATE TABLE floor_events (
+  id bigserial PRIMARY KEY, delivery_id text NOT NULL UNIQUE, body bytea NOT NULL,
+  received_at timestamptz NOT NULL DEFAULT now())
+"""
+FLOOR_INSERT = """
+WITH stored AS (
+  INSERT INTO floor_events (delivery_id, body)
+  SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (delivery_id) DO NOTHING
+  RETURNING id
+)
+SELECT pg_notify('floor', (SELECT count(*) FROM stored)::text)
+"""
+WAITING_JOBS = 30_000
+HEADERS = {
+    "host": "127.0.0.1:8080", "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+    "content-type": "application/json; charset=utf-8", "accept": "*/*; q=0.5",
+    "cache-control": "no-cache", "content-length": "740",
+    "stripe-signature": "[redacted]", "accept-encoding": "gzip",
+}
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL process of this machine."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        name = process.info["name"] or ""
+        times = process.info["cpu_times"]
+        if name.startswith("postgres") and times is not None:
+            total += times.user + times.system
+    return total
+
+
+def records(job_ids: list[int], tag: str) -> list:
+    import routing
+    from ingest.events import Delivery, EventRecord
+
+    made = []
+    for n, job_id in enumerate(job_ids):
+        delivery_id = f"evt_{tag}_{n}"
+        body = json.dumps({"id": delivery_id, "type": "payment_intent.succeeded",
+                           "data": {"object": {"amount": n, "currency": "eur",
+                                               "metadata": {"job_id": str(job_id)}}},
+                           "padding": "x" * 500}).encode()
+        payload = erlpack.pack({"decision": "approved", "amount": n})
+        made.append(EventRecord(
+            source="stripe", delivery_id=delivery_id, body=body, outcome="routed",
+            path="/webhooks/stripe", headers=HEADERS,
+            deliveries=(Delivery("approved", routing.JobTarget((job_id,)), payload),)))
+    return made
+
+
+async def prepare(base: str) -> tuple[str, list[int]]:
+    from ingest.query import RECEIVER_TRACKS
+    from waitpoint import Job, Waitpoint
+    from waitpoint.schema import migrate
+
+    url = await recreate_database(base, "bench_commit")
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn, "waitpoint", RECEIVER_TRACKS)
+        await conn.execute(FLOOR_SCHEMA)
+    finally:
+        await conn.close()
+    async with Waitpoint.client(url) as wp:
+        jobs = await wp.enqueue_many([Job(worker="bench.Waiting", state="suspended",
+                                          meta={"await": {"call": 1}})
+                                      for _ in range(WAITING_JOBS)])
+    return url, [job.id for job in jobs]
+
+
+async def measure(url: str, job_ids: list[int], batch: int, batches: int,
+                  round_number: int) -> dict[str, float]:
+    from ingest.query import InboxQuery
+
+    query = InboxQuery("waitpoint")
+    count = batch * batches
+    start = (round_number - 1) * count
+    events = records(job_ids[start:start + count], f"r{round_number}_{time.time_ns()}")
+    conn = await asyncpg.connect(url)
+    try:
+        cpu, wall = postgres_cpu(), time.perf_counter()
+        for first in range(0, count, batch):
+            async with conn.transaction():
+                await query.ingest_batch(conn, events[first:first + batch])
+        receiver = ((time.perf_counter() - wall) / count * 1e6,
+                    (postgres_cpu() - cpu) / count * 1e6)
+        cpu, wall = postgres_cpu(), time.perf_counter()
+        for first in range(0, count, batch):
+            chunk = events[first:first + batch]
+            async with conn.transaction():
+                await conn.execute(FLOOR_INSERT, [e.delivery_id for e in chunk],
+                                   [e.body for e in chunk])
+        floor = ((time.perf_counter() - wall) / count * 1e6,
+                 (postgres_cpu() - cpu) / count * 1e6)
+    finally:
+        await conn.close()
+    return {"receiver_wall_us": receiver[0], "receiver_pg_us": receiver[1],
+            "floor_wall_us": floor[0], "floor_pg_us": floor[1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if args.batch * args.batches * args.rounds > WAITING_JOBS:
+        parser.error(f"batch x batches x rounds must stay within {WAITING_JOBS} jobs")
+    from waitpoint._database import resolve_database_url
+
+    url, job_ids = asyncio.run(prepare(resolve_database_url(args.database_url)))
+    rows = []
+    print(f"{args.batches} group commits of {args.batch} events per round, one connection")
+    print("round   inbox wall us/event  PostgreSQL us/event   floor wall  floor PostgreSQL"
+          "   PostgreSQL ratio")
+    for round_number in range(1, args.rounds + 1):
+        row = asyncio.run(measure(url, job_ids, args.batch, args.batches, round_number))
+        rows.append(row)
+        print(f"{round_number:>5} {row['receiver_wall_us']:20.1f} {row['receiver_pg_us']:20.1f}"
+              f" {row['floor_wall_us']:12.1f} {row['floor_pg_us']:17.1f}"
+              f" {row['receiver_pg_us'] / row['floor_pg_us']:18.2f}", flush=True)
+    warm = rows[1:] or rows
+    pg = statistics.median(row["receiver_pg_us"] for row in warm)
+    print(f"\nwarm (median of rounds 2..): inbox {pg:.1f} us PostgreSQL CPU per event, "
+          f"floor {statistics.median(row['floor_pg_us'] for row in warm):.1f}; cold round 1: "
+          f"{rows[0]['receiver_pg_us']:.1f} us = {rows[0]['receiver_pg_us'] / pg:.2f}x warm "
+          "(targets: <= 50 us warm, cold <= 1.5x warm)")
+
+
+if __name__ == "__main__":
+    main()
