@@ -8,7 +8,9 @@ latency: (a) live resume: signal() to await_signal() returning, in a job that is
          place; the same for DBOS send_async() to recv_async() returning in a workflow;
          (b) snoozed resume: signal() to await_signal() returning in a job that had
          snoozed (left its worker slot) and is fetched and re-run.
-scale:   N jobs snoozed in await_signal (really executed, not inserted as such): the worker's
+scale:   N jobs snoozed in await_signal (really executed, not inserted as such: enqueued
+         first, then one node with a queue of 50 fetches, runs and snoozes them all,
+         reported as snoozes per second; target >= 10,000/s): the worker's
          memory, the claim and stage statements against an empty table and against N waiting
          jobs, and one keyed signal fanned out to M of them.
 
@@ -113,17 +115,21 @@ async def waitpoint_scale(url: str, waiting: int, fanout: int) -> dict[str, floa
     await migrate(conn, "waitpoint")
     process = psutil.Process()
     report: dict[str, float] = {}
-    async with Waitpoint(url, queues={"bench": 50}) as wp:
-        report["claim_empty_ms"], report["stage_empty_ms"] = await _duty_costs(conn, wp)
+    # Enqueued before any worker runs, so that the clock measures entering the wait alone:
+    # fetch, run until await_signal(), unwind, and the batched snooze commits.
+    async with Waitpoint.client(url) as client:
+        report["claim_empty_ms"], report["stage_empty_ms"] = await _duty_costs(conn, client)
         gc.collect()
         report["rss_idle_mib"] = process.memory_info().rss / 2**20
         groups = max(1, waiting // fanout)
         for start in range(0, waiting, 5000):
-            await wp.enqueue_many([KeyedWaiter.new({"key": f"fan:{n % groups}"})
-                                   for n in range(start, min(waiting, start + 5000))])
+            await client.enqueue_many([KeyedWaiter.new({"key": f"fan:{n % groups}"})
+                                       for n in range(start, min(waiting, start + 5000))])
+    async with Waitpoint(url, queues={"bench": 50}) as wp:
         started = time.perf_counter()
-        await wait_until(lambda: _count_suspended(conn, waiting), timeout=900, interval=0.5)
+        await wait_until(lambda: _count_suspended(conn, waiting), timeout=900, interval=0.2)
         report["snooze_all_s"] = time.perf_counter() - started
+        report["snoozes_per_s"] = waiting / report["snooze_all_s"]
         gc.collect()
         report["rss_waiting_mib"] = process.memory_info().rss / 2**20
         report["claim_waiting_ms"], report["stage_waiting_ms"] = await _duty_costs(conn, wp)

@@ -1,4 +1,5 @@
-"""The outcome of one execution, as the producer writes it with its next fetch."""
+"""The outcome of one execution, as the producer writes it with its next fetch: an Ack
+(finished, failed, snoozed for a time) or a SnoozeAck (entered a wait for a signal)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,23 @@ class Ack:
     error: dict[str, Any] | None = None
     meta: dict[str, Any] | None = None
     attempt_change: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SnoozeAck:
+    """A job that entered a wait: await_signal() call `call` found no signal. Committed
+    with the producer's next cycle (snooze_jobs()); until then the job stays executing."""
+
+    job_id: int
+    call: int
+    key: str | None
+    wait_for: float | None
+
+
+def snooze_arrays(snoozes: Sequence[SnoozeAck]) -> tuple[list[Any], ...]:
+    """Column arrays for snooze_jobs()."""
+    return ([s.job_id for s in snoozes], [s.call for s in snoozes],
+            [s.key for s in snoozes], [s.wait_for for s in snoozes])
 
 
 def ack_arrays(acks: Sequence[Ack]) -> tuple[list[Any], ...]:

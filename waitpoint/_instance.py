@@ -26,7 +26,7 @@ from ._settings import Settings, SettingsFields
 from ._signals import check_key
 from ._workflow import Workflow, WorkflowStatus, insert_workflow, status_from_rows
 from .schema import ENGINE_TRACK, ensure_current, migrate
-from .sql import Connectable
+from .sql import Connectable, keep_session
 
 log = structlog.get_logger("waitpoint")
 
@@ -104,7 +104,7 @@ class Waitpoint:
         settings = self.settings
         self._database_url = await resolve_database_url_async(self._database_url)
         pool = self._pool = await asyncpg.create_pool(
-            self._database_url, min_size=1, max_size=settings.pool_size,
+            self._database_url, min_size=1, max_size=settings.pool_size, reset=keep_session,
             server_settings={"application_name": f"waitpoint:{self.node}"},
         )
         try:
@@ -132,7 +132,7 @@ class Waitpoint:
         settings = self.settings
         assert self._database_url is not None
         self._cycle_pool = await asyncpg.create_pool(
-            self._database_url, min_size=1, max_size=len(self.queue_limits),
+            self._database_url, min_size=1, max_size=len(self.queue_limits), reset=keep_session,
             server_settings={
                 "application_name": f"waitpoint:{self.node}:producers",
                 "synchronous_commit": "on" if settings.synchronous_acks else "off",

@@ -2,8 +2,10 @@
 
 The producer also commits the outcomes of its jobs: acks wait in memory for the next
 cycle and go out in the same statement as the next fetch (ack_and_fetch_jobs.sql), so a
-busy queue costs one round trip and one commit per batch of jobs. An ack that is lost
-with the process leaves its job executing, and the lifeline runs it again.
+busy queue costs one round trip and one commit per batch of jobs. Waits entered for a
+signal (SnoozeAck) go out in the same transaction (snooze_jobs.sql). An outcome that is
+lost with the process leaves its job executing, and the lifeline runs it again (memoized
+awaits make a re-run of a waiting job safe).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 import asyncpg
 import structlog
 
-from ._ack import Ack
+from ._ack import Ack, SnoozeAck
 from ._aio import wait_event
 from ._execution import JobRuntime
 from ._job import Job
@@ -48,6 +50,7 @@ class Producer:
         self.poll_interval = poll_interval
         self.running: dict[int, tuple[Job, asyncio.Task[None]]] = {}
         self._acks: list[Ack] = []
+        self._snoozes: list[SnoozeAck] = []
         self._fetching = True
         self._closing = False
         self._wake = asyncio.Event()
@@ -89,14 +92,15 @@ class Producer:
         await self._flush_remaining_acks(timeout=10.0)
 
     async def _flush_remaining_acks(self, timeout: float) -> None:
-        if not self._acks:
+        if not self._acks and not self._snoozes:
             return
         try:
             await retry(lambda: self._cycle(demand=0), retry_on=DATABASE_ERRORS,
                         within=timeout, backoff=Backoff(initial=0.2, maximum=0.2))
         except DATABASE_ERRORS as error:
             log.error("producer.unacked", queue=self.queue,
-                      jobs=[a.job_id for a in self._acks], error=str(error),
+                      jobs=[a.job_id for a in self._acks] + [s.job_id for s in self._snoozes],
+                      error=str(error),
                       hint="these jobs stay executing; the lifeline will run them again")
 
     async def _run(self) -> None:
@@ -104,7 +108,7 @@ class Producer:
         while not self._closing:
             self._wake.clear()
             demand = self.limit - len(self.running) if self._fetching else 0
-            if demand > 0 or self._acks:
+            if demand > 0 or self._acks or self._snoozes:
                 try:
                     await self._cycle(demand)
                     backoff.reset()
@@ -113,20 +117,29 @@ class Producer:
                                 retry_in=backoff.delay)
                     await backoff.wait()
                     continue
-            if self._acks:
+            if self._acks or self._snoozes:
                 continue  # jobs finished while we were fetching
             await wait_event(self._wake, self.poll_interval)
 
     async def _cycle(self, demand: int) -> None:
         acks, self._acks = self._acks, []
+        snoozes, self._snoozes = self._snoozes, []
         try:
-            jobs = await self.query.ack_and_fetch_jobs(
-                self.cycle_pool, queue=self.queue, demand=demand, node=self.node,
-                producer=self.uuid, acks=acks)
+            if snoozes:
+                async with self.cycle_pool.acquire() as conn, conn.transaction():
+                    await self.query.snooze_jobs(conn, snoozes=snoozes)
+                    jobs = await self.query.ack_and_fetch_jobs(
+                        conn, queue=self.queue, demand=demand, node=self.node,
+                        producer=self.uuid, acks=acks)
+            else:
+                jobs = await self.query.ack_and_fetch_jobs(
+                    self.cycle_pool, queue=self.queue, demand=demand, node=self.node,
+                    producer=self.uuid, acks=acks)
         except BaseException:
-            # Not known to be committed: keep them. Acking twice is harmless, since an ack
-            # only touches a job that is still executing.
+            # Not known to be committed: keep them. Committing twice is harmless, since
+            # both only touch a job that is still executing.
             self._acks = acks + self._acks
+            self._snoozes = snoozes + self._snoozes
             raise
         for job in jobs:
             self._launch(job)
@@ -140,9 +153,11 @@ class Producer:
     async def _execute(self, job: Job) -> None:
         assert job.id is not None
         try:
-            ack = await run_job(self.runtime, job)
-            if ack is not None:
-                self._acks.append(ack)
+            outcome = await run_job(self.runtime, job)
+            if isinstance(outcome, SnoozeAck):
+                self._snoozes.append(outcome)
+            else:
+                self._acks.append(outcome)
         except asyncio.CancelledError:
             pass
         except Exception as error:  # a bug of ours must not kill the producer

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ._ack import Ack, ack_arrays
+from ._ack import Ack, SnoozeAck, ack_arrays, snooze_arrays
 from ._job import Job
 from .sql import Connectable, SqlFiles
 
@@ -32,6 +32,14 @@ class Consumed:
 
     payload: bytes | None
     db_now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SnoozeResult:
+    """A committed wait: `available` when a signal had come meanwhile (the job re-runs)."""
+
+    job_id: int
+    available: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +188,12 @@ class Query:
         row = await conn.fetchrow(self._sql["consume_signal"], job_id, call, key, True)
         return Consumed(row["payload"], row["db_now"])
 
-    async def snooze_for_signal(self, conn: Connectable, *, job_id: int, call: int,
-                                key: str | None, wait_for: float | None) -> bytes | None:
-        """Snooze the job for call `call`, unless a signal is there: then its payload."""
-        row = await conn.fetchrow(self._sql["snooze_for_signal"], job_id, call, key, wait_for)
-        payload: bytes | None = row["payload"]
-        return payload
+    async def snooze_jobs(self, conn: Connectable, *,
+                          snoozes: Sequence[SnoozeAck]) -> list[SnoozeResult]:
+        """Commit waits entered since the last cycle: each job suspends (or is scheduled
+        for its deadline), or becomes available when a signal came meanwhile."""
+        rows = await conn.fetch(self._sql["snooze_jobs"], *snooze_arrays(snoozes))
+        return [SnoozeResult(row["job_id"], row["available"]) for row in rows]
 
     async def record_signal_timeout(self, conn: Connectable, *, job_id: int,
                                     call: int) -> None:

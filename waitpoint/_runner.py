@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 
 from . import codec
-from ._ack import Ack
+from ._ack import Ack, SnoozeAck
 from ._execution import Execution, JobRuntime, current_execution
 from ._job import Job
 from ._results import Cancel, Record, Snooze
@@ -37,8 +37,8 @@ def _worker_for(cls: type) -> Any:
     return instance
 
 
-async def run_job(runtime: JobRuntime, job: Job) -> Ack | None:
-    """Run `job`; return its Ack, or None when the job already left executing itself."""
+async def run_job(runtime: JobRuntime, job: Job) -> Ack | SnoozeAck:
+    """Run `job`; return its outcome for the producer to commit."""
     assert job.id is not None
     started = time.perf_counter()
     context = dict(id=job.id, worker=job.worker, queue=job.queue, attempt=job.attempt)
@@ -52,8 +52,10 @@ async def run_job(runtime: JobRuntime, job: Job) -> Ack | None:
     try:
         result = await _worker_for(cls).process(job)
         ack = _ack_for_result(job, result)
-    except AwaitingSignal:
-        return None
+    except AwaitingSignal as waiting:
+        log.info("job.awaiting_signal", **context, call=waiting.call, key=waiting.key,
+                 wait_for=waiting.wait_for)
+        return SnoozeAck(job.id, waiting.call, waiting.key, waiting.wait_for)
     except asyncio.CancelledError:
         log.warning("job.interrupted", **context,
                     hint="left executing; the lifeline makes it available again")

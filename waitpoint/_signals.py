@@ -4,9 +4,11 @@ How a wait unfolds (call k of a job's process()):
 1. A payload already recorded for call k (an earlier run consumed it) is returned as is.
 2. Otherwise the job consumes a persisted signal, or waits live up to `wait_timeout`,
    woken through the node's LISTEN connection.
-3. Then it snoozes: the row leaves `executing` (suspended, or scheduled at the deadline),
-   the coroutine unwinds, the worker slot frees. A signal makes it available again in the
-   same transaction; process() then runs from the top and replays calls 1..k-1.
+3. Then it snoozes: the coroutine unwinds and the worker slot frees at once; the producer
+   commits the snooze with its next cycle (the row leaves `executing`: suspended, or
+   scheduled at the deadline; available if a signal came meanwhile). A signal makes a
+   snoozed job available again in the same transaction; process() then runs from the top
+   and replays calls 1..k-1.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import structlog
-
 from . import codec
 from ._aio import wait_event
 from ._current import current_instance
@@ -26,14 +26,17 @@ from ._errors import SignalTimeout
 from ._execution import Execution, current_execution
 from ._job import Job
 
-log = structlog.get_logger("waitpoint.signals")
-
 
 class AwaitingSignal(BaseException):
-    """Unwinds process() after the job snoozed for a signal.
+    """Unwinds process(): the job enters a wait for a signal (its snooze is committed by
+    the producer's next cycle, with the other outcomes).
 
     A BaseException so that a worker's `except Exception` cannot swallow it.
     """
+
+    def __init__(self, call: int, key: str | None, wait_for: float | None) -> None:
+        super().__init__(call)
+        self.call, self.key, self.wait_for = call, key, wait_for
 
 
 def check_key(key: object) -> str:
@@ -87,21 +90,24 @@ async def await_signal(
         return codec.decode_text(recorded["payload"])
 
     pending = job.meta.get("await") or {}
+    resumed = pending.get("call") == call  # this call snoozed before: a signal woke it?
     deadline = None
-    if pending.get("call") == call and pending.get("deadline"):
+    if resumed and pending.get("deadline"):
         deadline = datetime.fromisoformat(pending["deadline"])
-    return await _wait(execution, call, key, wait_seconds, wait_timeout, deadline)
+    return await _wait(execution, call, key, wait_seconds, wait_timeout, deadline, resumed)
 
 
 async def _wait(execution: Execution, call: int, key: str | None, wait_seconds: float | None,
-                wait_timeout: float, deadline: datetime | None) -> Any:
+                wait_timeout: float, deadline: datetime | None, resumed: bool) -> Any:
     runtime, job = execution.runtime, execution.job
     assert job.id is not None
     started = time.monotonic()
     live_until: float | None = None
-    # With no live wait and no deadline to check, go straight to the snooze: it consumes a
-    # signal that is already there, under the row lock, in one round trip.
-    skip_live_wait = wait_timeout == 0 and deadline is None and wait_seconds != 0
+    # A first arrival with no live wait and no deadline to check goes straight to the
+    # snooze (no round trip): a signal already there makes the snooze an immediate re-run,
+    # and a re-run of a call that snoozed before looks for its signal first.
+    skip_live_wait = (wait_timeout == 0 and deadline is None and wait_seconds != 0
+                      and not resumed)
     with runtime.notifier.waiter(job.id) as woken:
         while not skip_live_wait:
             woken.clear()
@@ -130,13 +136,7 @@ async def _wait(execution: Execution, call: int, key: str | None, wait_seconds: 
     if live_wait_covered_deadline:
         return await _time_out(execution, call)
 
-    payload = await runtime.query.snooze_for_signal(runtime.pool, job_id=job.id, call=call,
-                                                    key=key, wait_for=wait_seconds)
-    if payload is not None:
-        return _consumed(job, call, payload)
-    log.info("job.awaiting_signal", id=job.id, worker=job.worker, queue=job.queue, call=call,
-             key=key, wait_for=wait_seconds)
-    raise AwaitingSignal()
+    raise AwaitingSignal(call, key, wait_seconds)
 
 
 def _consumed(job: Job, call: int, payload: bytes) -> Any:

@@ -22,6 +22,19 @@ Connectable = asyncpg.Connection | asyncpg.Pool
 T = TypeVar("T")
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The pools' `reset`: what asyncpg does when a connection goes back to its pool,
+    after its own cleanup (which rolls back a transaction left open).
+
+    asyncpg's default also sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL` on every release: one more round trip per pooled statement (a third of a group
+    commit's wall time, and on the path from a POST to a resumed job). Our statements
+    leave no session state behind (LISTEN has its own connection, the migration lock is
+    released in a `finally`), so nothing is sent. Code that SETs something on a pooled
+    connection must use SET LOCAL, as behind PgBouncer in transaction mode.
+    """
+
+
 async def within(pool: asyncpg.Pool, seconds: float,
                  work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     """Run `work` on a pooled connection, giving up after `seconds` (TimeoutError).

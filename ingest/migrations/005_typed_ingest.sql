@@ -12,7 +12,7 @@
 -- job while holding an event row, so two batches cannot deadlock through jobs and events.
 -- A duplicate's jobs are locked too (it is not known to be one yet); that only orders it.
 
-CREATE FUNCTION {schema}.ingest_batch(
+CREATE OR REPLACE FUNCTION {schema}.ingest_batch(
   sources text[], delivery_ids text[], methods text[], paths text[], queries text[],
   headers text[], bodies bytea[], outcomes text[], errors text[],
   -- One element per delivery (a signal an event sends), in delivery order: its event's

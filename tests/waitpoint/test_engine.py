@@ -186,3 +186,27 @@ async def test_priority_orders_fetching(start_waitpoint):
     order = [j.priority for j in sorted(
         [await runner.get_job(j.id) for j in jobs], key=lambda j: j.attempted_at)]
     assert order == [0, 5, 9]
+
+
+async def test_a_connection_returned_inside_a_transaction_is_rolled_back(wp: Waitpoint):
+    """The pools skip asyncpg's reset query (a round trip per release); a transaction
+    left open is still ended (asyncpg's own cleanup), so the next user starts clean."""
+    import asyncpg
+
+    from waitpoint.sql import keep_session
+
+    assert wp.pool._reset is keep_session
+    pool = await asyncpg.create_pool(wp.database_url, min_size=1, max_size=1,
+                                     reset=keep_session)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute(f"INSERT INTO {wp.schema}.jobs (worker) VALUES ('left.Open')")
+            pid = conn.get_server_pid()
+        async with pool.acquire() as conn:
+            assert conn.get_server_pid() == pid
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval(
+                f"SELECT count(*) FROM {wp.schema}.jobs WHERE worker = 'left.Open'") == 0
+    finally:
+        await pool.close()
