@@ -20,6 +20,7 @@ from .callbacks import CallbackSigner
 from .inbox import Inbox
 from .metrics import Metrics, SourceMetrics
 from .recorder import Recorder
+from .responses import json_answer
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class Rejection(Exception):
 def error_response(status: int, reason: str, detail: str = "",
                    headers: dict[str, str] | None = None) -> web.Response:
     body = {"error": reason, **({"detail": detail} if detail else {})}
-    return web.json_response(body, status=status, headers=headers)
+    return json_answer(body, status=status, headers=headers)
 
 
 def database_unavailable() -> Rejection:

@@ -33,6 +33,7 @@ from .events import Delivery, EventRecord, Stored, describe_target
 from .inbox import DatabaseUnavailable, InboxFull, UnstorableEvent
 from .metrics import SourceMetrics
 from .redaction import redact_body, redact_headers
+from .responses import json_answer
 
 log = structlog.get_logger("ingest")
 
@@ -114,7 +115,7 @@ def source_handler(runtime: SourceRuntime) -> Handler:
             answer_body.update(error="payload_error", detail=record.errors[-1]["message"])
         else:
             answer_body = handshakes.provider_answer(source, body, answer_body)
-        return web.json_response(answer_body, status=status, headers={
+        return json_answer(answer_body, status=status, headers={
             "Waitpoint-Event-Id": str(stored.event_id), "Waitpoint-Outcome": outcome})
 
     return handle
@@ -222,7 +223,7 @@ def callback_handler(metrics: SourceMetrics) -> Handler:
             outcome = "routed" if stored.reached or "key" in claims else "job_finished"
         handling.outcome = outcome
         metrics.signals.inc(stored.reached)
-        return web.json_response({"event_id": stored.event_id, "outcome": outcome,
+        return json_answer({"event_id": stored.event_id, "outcome": outcome,
                                   "signals": stored.reached, "duplicate": stored.duplicate})
 
     return handle

@@ -23,6 +23,8 @@ from aiohttp import web
 
 import routing
 
+from .responses import json_answer
+
 GET_HANDSHAKES = frozenset({"meta", "dropbox"})
 DISCORD_PING = 1
 DISCORD_DEFERRED = {2: 5, 3: 6, 5: 5}  # command / component / modal -> deferred response
@@ -59,15 +61,15 @@ def after_verification(source: routing.CompiledSource, body: bytes) -> web.Respo
     if message is None:
         return None
     if source.scheme == "slack" and message.get("type") == "url_verification":
-        return web.json_response({"challenge": str(message.get("challenge", ""))})
+        return json_answer({"challenge": str(message.get("challenge", ""))})
     if source.scheme == "discord" and message.get("type") == DISCORD_PING:
-        return web.json_response({"type": DISCORD_PING})
+        return json_answer({"type": DISCORD_PING})
     if source.scheme == "zoom" and message.get("event") == "endpoint.url_validation":
         payload = message.get("payload")
         token = str(payload.get("plainToken", "")) if isinstance(payload, dict) else ""
         secret = source.verify.secrets[0].get_secret_value().encode()
         encrypted = hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
-        return web.json_response({"plainToken": token, "encryptedToken": encrypted})
+        return json_answer({"plainToken": token, "encryptedToken": encrypted})
     return None
 
 
@@ -91,7 +93,7 @@ def subscription(source: routing.CompiledSource, query: Any) -> tuple[web.Respon
 
 def _error(status: int, reason: str, detail: str = "") -> tuple[web.Response, str]:
     body = {"error": reason, **({"detail": detail} if detail else {})}
-    return web.json_response(body, status=status), reason
+    return json_answer(body, status=status), reason
 
 
 def provider_answer(source: routing.CompiledSource, body: bytes,

@@ -100,7 +100,7 @@ async def test_the_walkthrough_runs_as_written(database_url):
         listing = run(jobs, env=env).stdout
         assert re.search(r"\b1\s+(executing|scheduled)\b", listing), listing
         answer = run(post, env=env).stdout
-        assert '"outcome": "routed"' in answer, answer
+        assert '"outcome":"routed"' in answer, answer
 
         async def completed() -> bool:
             listing = await asyncio.to_thread(run, jobs_again, ROOT, env)

@@ -8,7 +8,7 @@ import os
 import socket
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Unpack
+from typing import Any, Literal, Unpack, overload
 
 import asyncpg
 import structlog
@@ -259,21 +259,38 @@ class Waitpoint:
         (inserted,) = await self.enqueue_many([job], conn=conn)
         return inserted
 
+    @overload
     async def enqueue_many(self, jobs: Sequence[Job] | Workflow, *,
-                           conn: Connectable | None = None) -> list[Job]:
-        """Insert many jobs in one round trip; returns them with ids, in input order.
+                           conn: Connectable | None = None,
+                           ids_only: Literal[False] = False) -> list[Job]: ...
+
+    @overload
+    async def enqueue_many(self, jobs: Sequence[Job] | Workflow, *,
+                           conn: Connectable | None = None,
+                           ids_only: Literal[True]) -> list[int]: ...
+
+    async def enqueue_many(self, jobs: Sequence[Job] | Workflow, *,
+                           conn: Connectable | None = None,
+                           ids_only: bool = False) -> list[Job] | list[int]:
+        """Insert many jobs in one round trip; returns them with ids, in input order (or
+        only the ids with `ids_only=True`: no Job built per row, for bulk loads).
 
         A Workflow is inserted whole, in one transaction. A unique workflow whose name is
         still running inserts nothing and returns its jobs with extra["conflicted"] = True.
         """
         if isinstance(jobs, Workflow):
             if conn is not None:
-                return await insert_workflow(self.query, self.pool, jobs, conn)
-            async with self.pool.acquire() as acquired, acquired.transaction():
-                return await insert_workflow(self.query, self.pool, jobs, acquired)
+                inserted = await insert_workflow(self.query, self.pool, jobs, conn)
+            else:
+                async with self.pool.acquire() as acquired, acquired.transaction():
+                    inserted = await insert_workflow(self.query, self.pool, jobs, acquired)
+            return [job.id for job in inserted if job.id is not None] if ids_only else inserted
         if not jobs:
             return []
-        return await self.query.insert_jobs(conn or self.pool, jobs)
+        rows = await self.query.insert_jobs(conn or self.pool, jobs)
+        if ids_only:
+            return [row[0] for row in rows]
+        return [job.as_inserted(row) for row, job in zip(rows, jobs, strict=True)]
 
     async def get_job(self, job_id: int) -> Job | None:
         return await self.query.get_job(self.pool, job_id)

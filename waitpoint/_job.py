@@ -97,38 +97,20 @@ class Job:
         encoded = self.meta.get("recorded")
         return None if encoded is None else codec.decode_text(encoded)
 
-    def insert_fields(self) -> dict[str, Any]:
-        """The fields insert_jobs.sql reads (JSON-encoded with the batch: see
-        Query.insert_jobs for the error that names a job whose args cannot be)."""
+    def check_insertable(self) -> None:
         if self.state not in INSERTABLE_STATES:
             raise ValueError(f"state: a job can be inserted as available, scheduled or "
                              f"suspended, not {self.state}")
-        return {
-            "state": str(self.state),
-            "queue": self.queue,
-            "worker": self.worker,
-            "args": self.args,
-            "meta": self.meta,
-            "tags": self.tags,
-            "max_attempts": self.max_attempts,
-            "priority": self.priority,
-            "scheduled_at": self.scheduled_at.isoformat() if self.scheduled_at else None,
-            "schedule_in": self.schedule_in,
-            "workflow_id": self.workflow_id,
-            "step": self.step,
-            "deps": self.deps,
-        }
 
     def as_inserted(self, record: Any) -> Job:
-        """This job as inserted: the id, state, tags and times the database gave it, the
-        rest as given (args and meta copied, not decoded again from the database)."""
+        """This job as inserted: the id and times the database gave it, the rest as given
+        (args, meta and extra copied, not decoded again from the database)."""
         job = Job.__new__(Job)
-        fields = job.__dict__
-        fields.update(self.__dict__)
-        fields["id"], state, tags, fields["inserted_at"], fields["scheduled_at"] = record
-        fields.update(state=_STATES[state], tags=list(tags), schedule_in=None,
-                      args=dict(self.args), meta=dict(self.meta), errors=[],
-                      extra=dict(self.extra), _cancel_requested=None)
+        job.__dict__ = {**self.__dict__, "id": record[0], "inserted_at": record[1],
+                        "scheduled_at": record[2], "schedule_in": None,
+                        "state": _STATES[str(self.state)], "tags": list(self.tags),
+                        "args": dict(self.args), "meta": dict(self.meta), "errors": [],
+                        "extra": dict(self.extra), "_cancel_requested": None}
         return job
 
     @classmethod

@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from ._ack import Ack, SnoozeAck, ack_arrays, snooze_arrays
-from ._job import Job
+from ._job import Job, JobState
 from .sql import Connectable, SqlFiles
 
 WorkflowState = Literal["pending", "executing", "waiting", "completed", "cancelled",
@@ -77,6 +77,52 @@ class WorkflowRow:
     db_now: datetime
 
 
+def _text_array(values: Sequence[str] | None) -> str | None:
+    """A text[] literal (tags and deps differ in length from job to job, so they cannot
+    travel as one two-dimensional array)."""
+    if not values:
+        return None if values is None else "{}"
+    quoted = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+              for value in values)
+    return "{" + ",".join(quoted) + "}"
+
+
+def _json_text(job: Job, index: int, name: str, value: dict[str, Any]) -> str:
+    if not value:
+        return "{}"
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} of job {index} ({job.worker}): must be "
+                         f"JSON-serialisable ({error})") from None
+
+
+def insert_arrays(jobs: Sequence[Job]) -> tuple[list[Any] | None, ...]:
+    """The column arrays insert_jobs.sql reads, in its parameter order."""
+    columns: tuple[list[Any], ...] = tuple([] for _ in range(13))  # NULL: the default
+    (states, queues, workers, args, metas, tags, max_attempts, priorities, scheduled_ats,
+     schedule_ins, workflow_ids, steps, deps) = columns
+    for index, job in enumerate(jobs):
+        job.check_insertable()
+        states.append(None if job.state is JobState.AVAILABLE else str(job.state))
+        queues.append(job.queue)
+        workers.append(job.worker)
+        args.append(_json_text(job, index, "args", job.args))
+        metas.append(_json_text(job, index, "meta", job.meta) if job.meta else None)
+        tags.append(_text_array(job.tags) if job.tags else None)
+        max_attempts.append(job.max_attempts)
+        priorities.append(job.priority)
+        scheduled_ats.append(job.scheduled_at)
+        schedule_ins.append(job.schedule_in)
+        workflow_ids.append(job.workflow_id)
+        steps.append(job.step)
+        deps.append(_text_array(job.deps))
+    # A column that is all NULL travels as one NULL (unnest() pads it): asyncpg checks
+    # every element it encodes, so a typical batch (no tags, meta, times, workflow) sends
+    # 5 arrays, not 13.
+    return tuple(None if all(v is None for v in column) else column for column in columns)
+
+
 class Query:
     """The engine's statements for one schema."""
 
@@ -89,22 +135,12 @@ class Query:
 
     # jobs -----------------------------------------------------------------------------
 
-    async def insert_jobs(self, conn: Connectable, jobs: Sequence[Job]) -> list[Job]:
-        """Insert in one round trip; returns the jobs in input order with what the
-        database gave them (ids, times), `extra` carried over."""
-        fields = [job.insert_fields() for job in jobs]
-        try:
-            payload = json.dumps(fields)
-        except (TypeError, ValueError):
-            for index, item in enumerate(fields):  # name the job: only on this error path
-                try:
-                    json.dumps(item)
-                except (TypeError, ValueError) as error:
-                    raise ValueError(f"args/meta of job {index} ({jobs[index].worker}): "
-                                     f"must be JSON-serialisable ({error})") from None
-            raise
-        records = await conn.fetch(self._sql["insert_jobs"], payload)
-        return [job.as_inserted(record) for record, job in zip(records, jobs, strict=True)]
+    async def insert_jobs(self, conn: Connectable,
+                          jobs: Sequence[Job]) -> list[tuple[int, datetime, datetime]]:
+        """Insert in one round trip; returns (id, inserted_at, scheduled_at) per job, in
+        input order (Job.as_inserted makes the inserted Job of it)."""
+        records = await conn.fetch(self._sql["insert_jobs"], *insert_arrays(jobs))
+        return [(record[0], record[1], record[2]) for record in records]
 
     async def get_job(self, conn: Connectable, job_id: int) -> Job | None:
         record = await conn.fetchrow(self._sql["get_job"], job_id)

@@ -181,7 +181,8 @@ async def insert_workflow(query: Query, pool: Connectable, workflow: Workflow,
         workflow_id = inserted_id
     rows: list[Job] = []
     await _collect(query, workflow, workflow_id, (), conn, rows)
-    inserted = await query.insert_jobs(conn, rows)
+    inserted = [job.as_inserted(row)
+                for row, job in zip(await query.insert_jobs(conn, rows), rows, strict=True)]
     if workflow._appending:
         # Appended steps may depend on steps that completed already.
         waiting = [job.id for job in inserted

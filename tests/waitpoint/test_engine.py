@@ -127,7 +127,7 @@ async def test_enqueue_many_is_one_round_trip_in_input_order(wp: Waitpoint):
 
 async def test_args_that_are_not_json_name_the_job_and_insert_nothing(wp: Waitpoint, db):
     jobs = [Complete.new({"n": 1}), Complete.new({"when": object()})]
-    with pytest.raises(ValueError, match=r"args/meta of job 1 .*JSON-serialisable"):
+    with pytest.raises(ValueError, match=r"args of job 1 .*JSON-serialisable"):
         await wp.enqueue_many(jobs)
     assert await db.fetchval(f"SELECT count(*) FROM {wp.schema}.jobs") == 0
 

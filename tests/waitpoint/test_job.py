@@ -45,7 +45,7 @@ def test_schedule_in_makes_a_scheduled_job():
 
 def test_cannot_insert_an_executing_job():
     with pytest.raises(ValueError, match="state"):
-        Job(worker="a.B", state="executing").insert_fields()
+        Job(worker="a.B", state="executing").check_insertable()
 
 
 def test_worker_new_applies_defaults_and_overrides():
