@@ -2,7 +2,7 @@
 against the durable floor's one INSERT of the raw event, same database, same session.
 
     .venv/bin/python bench/commit.py [--database-url URL] [--batch 32] [--batches 200]
-        [--rounds 3]
+        [--rounds 3] [--parts]
 
 A fresh database; 30,000 jobs waiting for a signal (snoozed, as await_signal leaves them).
 Each round commits `--batches` group commits of `--batch` events, each event routed to its
@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import time
 
@@ -38,6 +39,21 @@ WITH stored AS (
 )
 SELECT pg_notify('floor', (SELECT count(*) FROM stored)::text)
 """
+PARTS = {
+    # The statements of ingest_batch() one at a time, on the same kind of batch: what
+    # each costs PostgreSQL (run with --parts).
+    "lock the jobs": """SELECT id FROM waitpoint.jobs WHERE id = ANY($1::bigint[])
+        AND state NOT IN ('completed', 'cancelled', 'discarded') ORDER BY id FOR UPDATE""",
+    "insert the events": """INSERT INTO waitpoint.events (source, delivery_id, method, path,
+        query, headers, body, outcome, errors, signals)
+        SELECT s, d, 'POST', '/webhooks/stripe', '{}', h::jsonb, b, 'routed', '[]', '[]'
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[]) AS t(s, d, h, b)""",
+    "insert the signals": """INSERT INTO waitpoint.signals (job_id, payload, source)
+        SELECT unnest($1::bigint[]), unnest($6::bytea[]), 'event:1'""",
+    "wake the jobs": """UPDATE waitpoint.jobs SET state = 'available', scheduled_at = now()
+        WHERE id = ANY($1::bigint[]) AND state IN ('scheduled', 'suspended')
+          AND meta ? 'await'""",
+}
 WAITING_JOBS = 30_000
 HEADERS = {
     "host": "127.0.0.1:8080", "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
@@ -128,6 +144,34 @@ async def measure(url: str, job_ids: list[int], batch: int, batches: int,
             "floor_wall_us": floor[0], "floor_pg_us": floor[1]}
 
 
+async def measure_parts(url: str, batch: int, batches: int) -> None:
+    """Each part on its own fresh jobs: PostgreSQL CPU per event."""
+    conn = await asyncpg.connect(url)
+    try:
+        for name, sql in PARTS.items():
+            job_ids = [row["id"] for row in await conn.fetch(
+                "INSERT INTO waitpoint.jobs (worker, state, meta) SELECT 'bench.Waiting', "
+                "'suspended', '{\"await\": {\"call\": 1}}' FROM generate_series(1, $1) "
+                "RETURNING id", batch * batches)]
+            events = records(job_ids, f"part_{time.time_ns()}")
+            cpu = postgres_cpu()
+            for first in range(0, len(events), batch):
+                chunk = events[first:first + batch]
+                arguments = [[e.deliveries[0].target.job_ids[0] for e in chunk],
+                             [e.source for e in chunk], [e.delivery_id for e in chunk],
+                             [json.dumps(e.headers) for e in chunk], [e.body for e in chunk],
+                             [e.deliveries[0].payload for e in chunk]]
+                used = sorted({int(n) for n in re.findall(r"\$(\d)", sql)})
+                numbered = re.sub(r"\$(\d)",
+                                  lambda m, used=used: f"${used.index(int(m[1])) + 1}", sql)
+                async with conn.transaction():
+                    await conn.execute(numbered, *(arguments[n - 1] for n in used))
+            print(f"  {name:<20} {(postgres_cpu() - cpu) / len(events) * 1e6:6.1f} us "
+                  "PostgreSQL CPU per event")
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -135,6 +179,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--parts", action="store_true",
+                        help="then each statement of the commit alone")
     args = parser.parse_args()
     if args.batch * args.batches * args.rounds > WAITING_JOBS:
         parser.error(f"batch x batches x rounds must stay within {WAITING_JOBS} jobs")
@@ -157,6 +203,9 @@ def main() -> None:
           f"floor {statistics.median(row['floor_pg_us'] for row in warm):.1f}; cold round 1: "
           f"{rows[0]['receiver_pg_us']:.1f} us = {rows[0]['receiver_pg_us'] / pg:.2f}x warm "
           "(targets: <= 50 us warm, cold <= 1.5x warm)")
+    if args.parts:
+        print("\nthe commit's statements alone, same batches:")
+        asyncio.run(measure_parts(url, args.batch, args.batches))
 
 
 if __name__ == "__main__":
