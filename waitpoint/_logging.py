@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import json
 import logging
 import os
@@ -10,6 +13,9 @@ from typing import Any
 
 import orjson
 import structlog
+
+PIPE_BUF = 4096
+"""What POSIX writes to a pipe in one piece (select.PIPE_BUF on Linux)."""
 
 
 def _dumps(value: Any, **options: Any) -> bytes:
@@ -21,6 +27,55 @@ def _dumps(value: Any, **options: Any) -> bytes:
                             option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
         return json.dumps(value, default=repr).encode()
+
+
+class LoopFlushedLogger:
+    """structlog's BytesLogger, written once per event-loop iteration instead of once per
+    line: a worker draining jobs wrote a line per job, and those write() system calls
+    were a visible part of its time. Lines are written in chunks of whole lines of at most
+    PIPE_BUF bytes, so that several processes sharing one pipe (`serve --workers N`, `up`)
+    never interleave within a line (a longer line is written alone, as before). Outside a
+    running loop every line is written at once; the rest is written at exit."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self._lines: list[bytes] = []
+        self._scheduled = False
+        atexit.register(self._flush)
+
+    def msg(self, message: bytes) -> None:
+        self._lines.append(message + b"\n")
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush()
+            return
+        self._scheduled = True
+        loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        lines, self._lines = self._lines, []
+        chunk: list[bytes] = []
+        size = 0
+        with contextlib.suppress(OSError, ValueError):  # a closed stream at exit
+            for line in lines:
+                if chunk and size + len(line) > PIPE_BUF:
+                    self._write(b"".join(chunk))
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += len(line)
+            if chunk:
+                self._write(b"".join(chunk))
+
+    def _write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._file.flush()
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
 
 
 def configure_logging(level: str | None = None, *, force: bool = False) -> None:
@@ -36,7 +91,8 @@ def configure_logging(level: str | None = None, *, force: bool = False) -> None:
         logger_factory = structlog.PrintLoggerFactory(file=sys.stderr)
     else:
         renderer = structlog.processors.JSONRenderer(serializer=_dumps)
-        logger_factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
+        writer = LoopFlushedLogger(sys.stderr.buffer)
+        logger_factory = lambda *_: writer  # noqa: E731 (one writer for every logger)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
