@@ -60,9 +60,14 @@ def target_json(target: routing.JobTarget | routing.WorkflowTarget | routing.Key
                 ) -> dict[str, Any]:
     """A target as the database (and `waitpoint route`) spell it."""
     if isinstance(target, routing.JobTarget):
-        return {"jobs": list(target.job_ids)}
+        named = {"name": target.name} if target.name is not None else {}
+        return {"jobs": list(target.job_ids), **named}
     if isinstance(target, routing.WorkflowTarget):
-        return {"workflow": str(target.workflow_id), "steps": list(target.steps)}
+        if not target.steps:  # a broadcast of the workflow's named signal
+            return {"workflow": str(target.workflow_id), "name": target.name,
+                    "propagate": target.propagate}
+        named = {"name": target.name} if target.name is not None else {}
+        return {"workflow": str(target.workflow_id), "steps": list(target.steps), **named}
     return {"key": target.key, "keep_for": target.keep_for}
 
 
@@ -72,8 +77,11 @@ def describe_target(target: routing.JobTarget | routing.WorkflowTarget | routing
     if isinstance(target, routing.KeyTarget):
         return f"key:{target.key}"
     if isinstance(target, routing.WorkflowTarget):
+        if not target.steps:
+            return f"workflow:{target.workflow_id}!{target.name}"
         return f"workflow:{target.workflow_id}/" + ",".join(target.steps)
-    return "jobs:" + ",".join(map(str, target.job_ids))
+    named = f"!{target.name}" if target.name is not None else ""
+    return "jobs:" + ",".join(map(str, target.job_ids)) + named
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +164,7 @@ def batch_columns(events: Sequence[EventRecord]) -> tuple[list[Any], ...]:
     routes: list[str] = []
     targets: list[str] = []
     payloads: list[bytes] = []
+    names: list[str | None] = []
     target_deliveries: list[int] = []
     target_jobs: list[int] = []
     for item, event in enumerate(events, start=1):
@@ -173,10 +182,12 @@ def batch_columns(events: Sequence[EventRecord]) -> tuple[list[Any], ...]:
             routes.append(storable_text(delivery.route))
             targets.append(_storable_dumps(target_json(delivery.target)))
             payloads.append(delivery.payload)
+            name = getattr(delivery.target, "name", None)
+            names.append(None if name is None else storable_text(name))
             if isinstance(delivery.target, routing.JobTarget):
                 number = len(delivery_items)
                 for job_id in delivery.target.job_ids:
                     target_deliveries.append(number)
                     target_jobs.append(job_id)
     return (sources, delivery_ids, methods, paths, queries, headers, bodies, outcomes, errors,
-            delivery_items, routes, targets, payloads, target_deliveries, target_jobs)
+            delivery_items, routes, targets, payloads, names, target_deliveries, target_jobs)

@@ -41,6 +41,8 @@ class CompiledRoute:
     step: Expression | None
     payload: Any  # WHOLE_BODY, or a template of Expressions / constants
     keep_for: float | None
+    signal_name: Expression | None = None
+    propagate: bool = True
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ def _raw_issues(data: dict[str, Any], located: LocatedData, filename: str) -> li
                 check(route["when"], (*path, "when"), condition=True)
             signal = route.get("signal")
             if isinstance(signal, dict):
-                for field_name in ("job", "workflow", "step", "key"):
+                for field_name in ("job", "workflow", "step", "key", "name"):
                     if field_name in signal:
                         check(signal[field_name], (*path, "signal", field_name))
                 if "payload" in signal:
@@ -295,7 +297,7 @@ def _variables_read(delivery_id: Expression | None,
     expressions: list[Any] = [delivery_id]
     for route in routes:
         if route is not None:
-            expressions += [route.when, route.target, route.step, route.payload]
+            expressions += [route.when, route.target, route.step, route.signal_name, route.payload]
     found: set[str] = set()
 
     def collect(value: Any) -> None:
@@ -320,13 +322,15 @@ def _compile_route(route: RouteSpec, path: Path, index: int, expression: Any,
     kind = "job" if signal.job is not None else "workflow" if signal.workflow is not None else "key"
     target = expression(getattr(signal, kind), (*path, "signal", kind))
     step = expression(signal.step, (*path, "signal", "step")) if signal.step is not None else None
+    name = expression(signal.name, (*path, "signal", "name")) if signal.name is not None else None
     payload = (_compile_payload(signal.payload, (*path, "signal", "payload"), expression)
                if signal.has_payload else WHOLE_BODY)
     if target is None or (route.when is not None and when is None):
         return None
     return CompiledRoute(name=route.name or f"route-{index}", when=when, final=route.final,
                          kind=kind, target=target, step=step, payload=payload,
-                         keep_for=signal.keep_for)
+                         keep_for=signal.keep_for, signal_name=name,
+                         propagate=signal.propagate)
 
 
 def _compile_payload(value: Any, path: Path, expression: Any) -> Any:

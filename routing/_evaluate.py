@@ -29,12 +29,18 @@ class Callback:
 @dataclass(frozen=True)
 class JobTarget:
     job_ids: tuple[int, ...]
+    name: str | None = None
 
 
 @dataclass(frozen=True)
 class WorkflowTarget:
+    """Steps' jobs by step name, or, with no steps, the workflow's named signal itself (a
+    broadcast, to sub-workflows and parents too with `propagate`)."""
+
     workflow_id: int | str
     steps: tuple[str, ...]
+    name: str | None = None
+    propagate: bool = True
 
 
 @dataclass(frozen=True)
@@ -237,13 +243,17 @@ def _evaluate_field(expression: Expression, context: Scope, name: str) -> Any:
 def _delivery(route: CompiledRoute, context: Scope,
               variables: dict[str, Any]) -> Delivery | None:
     value = _evaluate_field(route.target, context, f"signal.{route.kind}")
+    name = (None if route.signal_name is None
+            else _signal_name(_evaluate_field(route.signal_name, context, "signal.name")))
     target: Target | None
     if route.kind == "job":
         target = _job_target(value)
+        if target is not None and name is not None:
+            target = JobTarget(target.job_ids, name)
     elif route.kind == "workflow":
-        assert route.step is not None
-        steps = _evaluate_field(route.step, context, "signal.step")
-        target = _workflow_target(value, steps)
+        steps = (None if route.step is None
+                 else _evaluate_field(route.step, context, "signal.step"))
+        target = _workflow_target(value, steps, name, route.propagate)
     else:
         target = _key_target(value, route.keep_for)
     if target is None:
@@ -280,15 +290,25 @@ def _job_target(value: Any) -> JobTarget | None:
     return JobTarget(tuple(dict.fromkeys(ids))) if ids else None
 
 
-def _workflow_target(workflow: Any, steps: Any) -> WorkflowTarget | None:
+def _signal_name(value: Any) -> str:
+    if not isinstance(value, str) or not value or not value.isprintable() or len(value) > 200:
+        raise _FieldError("signal.name", "expected a signal name (a printable string of at "
+                                         f"most 200 characters), got {str(value)[:40]!r}")
+    return value
+
+
+def _workflow_target(workflow: Any, steps: Any, name: str | None,
+                     propagate: bool) -> WorkflowTarget | None:
     if workflow is None or workflow == "":
         return None
     if isinstance(workflow, bool) or not isinstance(workflow, int | str):
         raise _FieldError("signal.workflow", f"expected a workflow id, got {workflow!r}")
+    if steps is None:  # a broadcast of the workflow's named signal
+        return WorkflowTarget(workflow, (), name, propagate)
     names = steps if isinstance(steps, list) else [steps]
-    if not names or not all(isinstance(name, str) and name for name in names):
+    if not names or not all(isinstance(step, str) and step for step in names):
         raise _FieldError("signal.step", f"expected a step name or a list of names, got {steps!r}")
-    return WorkflowTarget(workflow, tuple(names))
+    return WorkflowTarget(workflow, tuple(names), name)
 
 
 def _key_target(value: Any, keep_for: float | None) -> KeyTarget | None:

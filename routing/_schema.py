@@ -39,19 +39,28 @@ class SignalSpec(_Strict):
     step: ExpressionText | None = None
     key: ExpressionText | None = None
     keep_for: Annotated[float, Field(gt=0)] | None = None
+    name: ExpressionText | None = None
+    propagate: bool = True
     payload: Any = None
 
     @model_validator(mode="after")
     def _one_target(self) -> SignalSpec:
         targets = [name for name in ("job", "workflow", "key") if getattr(self, name) is not None]
         if not targets:
-            raise ValueError("a signal needs a target: job, workflow (with step) or key")
+            raise ValueError("a signal needs a target: job, workflow (with step or name) or key")
         if len(targets) > 1:
             raise ValueError(f"a signal has one target, not {' and '.join(targets)}")
-        if (self.workflow is None) != (self.step is None):
-            raise ValueError("workflow and step go together")
+        if self.step is not None and self.workflow is None:
+            raise ValueError("step goes with workflow")
+        if self.workflow is not None and self.step is None and self.name is None:
+            raise ValueError("a workflow target needs a step (signal its jobs) or a name "
+                             "(broadcast the workflow's named signal)")
         if self.keep_for is not None and self.key is None:
             raise ValueError("keep_for applies to key targets only")
+        if self.name is not None and self.key is not None:
+            raise ValueError("name applies to job and workflow targets, not to key")
+        if "propagate" in self.model_fields_set and (self.workflow is None or self.step):
+            raise ValueError("propagate applies to a workflow broadcast (workflow and name)")
         return self
 
     @property

@@ -11,7 +11,7 @@ from ._job import Job, JobState
 from ._logging import configure_logging
 from ._results import Cancel, Record, Snooze
 from ._settings import Settings
-from ._signals import await_signal, signal
+from ._signals import await_first, await_signal, await_signals, peek_signal, signal
 from ._worker import worker
 from ._workflow import Workflow, WorkflowStatus
 
@@ -29,9 +29,12 @@ __all__ = [
     "WaitpointError",
     "Workflow",
     "WorkflowStatus",
+    "await_first",
     "await_signal",
+    "await_signals",
     "configure_logging",
     "current_job",
+    "peek_signal",
     "resolve_database_url",
     "signal",
     "start_embedded",

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .sql import text_array_literal
+
 AckState = Literal["completed", "cancelled", "discarded", "retryable", "scheduled"]
 
 
@@ -30,12 +32,18 @@ class SnoozeAck:
     call: int
     key: str | None
     wait_for: float | None
+    names: tuple[str, ...] | None = None
+    """The signal names waited for; None: an unnamed wait."""
+    scope: Literal["job", "workflow"] = "job"
 
 
 def snooze_arrays(snoozes: Sequence[SnoozeAck]) -> tuple[list[Any], ...]:
-    """Column arrays for snooze_jobs()."""
+    """Column arrays for snooze_named_jobs() (the names as text[] literals: their number
+    differs from job to job)."""
     return ([s.job_id for s in snoozes], [s.call for s in snoozes],
-            [s.key for s in snoozes], [s.wait_for for s in snoozes])
+            [s.key for s in snoozes], [s.wait_for for s in snoozes],
+            [text_array_literal(s.names) for s in snoozes],
+            [None if s.scope == "job" else s.scope for s in snoozes])
 
 
 def ack_arrays(acks: Sequence[Ack]) -> tuple[list[Any], ...]:

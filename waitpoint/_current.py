@@ -21,7 +21,8 @@ class RunningInstance(Protocol):
 
     async def signal(self, job_ids: int | Sequence[int] | None = None, payload: Any = None, *,
                      key: str | None = None,
-                     keep_for: float | timedelta | None = None) -> list[int]: ...
+                     keep_for: float | timedelta | None = None,
+                     name: str | None = None) -> list[int]: ...
 
 
 _running: list[RunningInstance] = []

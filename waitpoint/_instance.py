@@ -19,6 +19,7 @@ from ._duties import Heartbeat, Leader, LeaderDuty, Lifeline, Pruner, Stager
 from ._execution import JobRuntime
 from ._job import Job
 from ._logging import configure_logging
+from ._names import check_name
 from ._notifier import Notifier
 from ._producer import Producer
 from ._query import ProducerBeat, Query
@@ -321,14 +322,21 @@ class Waitpoint:
         keep_for: float | timedelta | None = None,
         source: str | None = None,
         conn: Connectable | None = None,
+        name: str | None = None,
     ) -> list[int]:
         """Deliver a payload to jobs by id, or to the jobs waiting on a correlation key.
 
         Returns the ids reached. A keyed signal that reaches nobody is kept (for
-        `keep_for`, default forever) for the first job that awaits the key.
+        `keep_for`, default forever) for the first job that awaits the key. A `name`
+        (job ids only) is for `await_signal(name=...)`; unnamed signals go to unnamed
+        waits.
         """
         if (job_ids is None) == (key is None):
             raise ValueError("signal: give job ids or key=..., not both and not neither")
+        if name is not None:
+            check_name(name)
+            if key is not None:
+                raise ValueError("signal: a name goes with job ids, not with a key")
         encoded = codec.encode(payload)
         executor = conn or self.pool
         if key is not None:
@@ -340,7 +348,7 @@ class Waitpoint:
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise TypeError("signal: job ids must be integers")
         return await self.query.signal_jobs(executor, job_ids=ids, payload=encoded,
-                                            source=source)
+                                            source=source, name=name)
 
     # workflows ----------------------------------------------------------------------------
 
@@ -350,6 +358,22 @@ class Waitpoint:
         steps = [names] if isinstance(names, str) else list(names)
         return await self.query.signal_workflow(self.pool, workflow_id=workflow_id, steps=steps,
                                                 payload=codec.encode(payload), source=source)
+
+    async def broadcast_workflow(self, workflow_id: int, name: str, payload: Any = None, *,
+                                 propagate: bool = True, source: str | None = None,
+                                 conn: Connectable | None = None) -> list[int]:
+        """Set workflow `workflow_id`'s signal `name` (latest wins), and with `propagate`
+        its sub-workflows' and parents' (see Workflow.broadcast). Returns the workflows
+        reached: empty when there is no such workflow."""
+        return await self.query.broadcast_workflow_signal(
+            conn or self.pool, workflow_id=workflow_id, name=check_name(name),
+            payload=codec.encode(payload), source=source, propagate=propagate)
+
+    async def workflow_signal(self, workflow_id: int, name: str) -> Any:
+        """The latest value of a workflow's named signal, None if it was never set."""
+        found = await self.query.peek_workflow_signal(self.pool, workflow_id=workflow_id,
+                                                      name=check_name(name))
+        return None if found is None else codec.decode(found[0])
 
     async def workflow_status(self, workflow_id: int) -> WorkflowStatus:
         return status_from_rows(await self.query.workflow_status(self.pool, workflow_id))

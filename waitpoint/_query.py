@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ._ack import Ack, SnoozeAck, ack_arrays, snooze_arrays
 from ._job import Job, JobState
-from .sql import Connectable, SqlFiles
+from .sql import Connectable, SqlFiles, text_array_literal
 
 WorkflowState = Literal["pending", "executing", "waiting", "completed", "cancelled",
                         "discarded"]
@@ -32,6 +32,7 @@ class Consumed:
 
     payload: bytes | None
     db_now: datetime
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +76,7 @@ class WorkflowRow:
     started_at: datetime | None
     finished_at: datetime | None
     db_now: datetime
-
-
-def _text_array(values: Sequence[str] | None) -> str | None:
-    """A text[] literal (tags and deps differ in length from job to job, so they cannot
-    travel as one two-dimensional array)."""
-    if not values:
-        return None if values is None else "{}"
-    quoted = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-              for value in values)
-    return "{" + ",".join(quoted) + "}"
+    signals: dict[str, datetime]
 
 
 def _json_text(job: Job, index: int, name: str, value: dict[str, Any]) -> str:
@@ -109,14 +101,14 @@ def insert_arrays(jobs: Sequence[Job]) -> tuple[list[Any] | None, ...]:
         workers.append(job.worker)
         args.append(_json_text(job, index, "args", job.args))
         metas.append(_json_text(job, index, "meta", job.meta) if job.meta else None)
-        tags.append(_text_array(job.tags) if job.tags else None)
+        tags.append(text_array_literal(job.tags) if job.tags else None)
         max_attempts.append(job.max_attempts)
         priorities.append(job.priority)
         scheduled_ats.append(job.scheduled_at)
         schedule_ins.append(job.schedule_in)
         workflow_ids.append(job.workflow_id)
         steps.append(job.step)
-        deps.append(_text_array(job.deps))
+        deps.append(text_array_literal(job.deps))
     # A column that is all NULL travels as one NULL (unnest() pads it): asyncpg checks
     # every element it encodes, so a typical batch (no tags, meta, times, workflow) sends
     # 5 arrays, not 13.
@@ -208,8 +200,9 @@ class Query:
     # signals --------------------------------------------------------------------------
 
     async def signal_jobs(self, conn: Connectable, *, job_ids: Sequence[int], payload: bytes,
-                          source: str | None) -> list[int]:
-        reached = await conn.fetchval(self._sql["signal_jobs"], list(job_ids), payload, source)
+                          source: str | None, name: str | None = None) -> list[int]:
+        reached = await conn.fetchval(self._sql["signal_jobs"], list(job_ids), payload, source,
+                                      name)
         return list(reached)
 
     async def signal_key(self, conn: Connectable, *, key: str, payload: bytes,
@@ -220,9 +213,36 @@ class Query:
         return list(reached)
 
     async def consume_signal(self, conn: Connectable, *, job_id: int, call: int,
-                             key: str | None) -> Consumed:
-        row = await conn.fetchrow(self._sql["consume_signal"], job_id, call, key, True)
-        return Consumed(row["payload"], row["db_now"])
+                             key: str | None, names: Sequence[str] | None = None) -> Consumed:
+        """Consume the oldest pending signal among `names` (None: unnamed ones)."""
+        row = await conn.fetchrow(self._sql["consume_signal"], job_id, call, key, True,
+                                  None if names is None else list(names))
+        return Consumed(row["payload"], row["db_now"], row["signal_name"])
+
+    async def read_workflow_signal(self, conn: Connectable, *, job_id: int, call: int,
+                                   names: Sequence[str]) -> Consumed:
+        """The latest value of one of `names` on the job's workflow, recorded as `call`."""
+        row = await conn.fetchrow(self._sql["read_workflow_signal"], job_id, call, list(names))
+        return Consumed(row["payload"], row["db_now"], row["signal_name"])
+
+    async def peek_job_signal(self, conn: Connectable, *, job_id: int,
+                              name: str | None) -> bytes | None:
+        payload: bytes | None = await conn.fetchval(self._sql["peek_job_signal"], job_id, name)
+        return payload
+
+    async def peek_workflow_signal(self, conn: Connectable, *, workflow_id: int,
+                                   name: str) -> tuple[bytes, datetime] | None:
+        row = await conn.fetchrow(self._sql["peek_workflow_signal"], workflow_id, name)
+        return None if row is None else (row["payload"], row["set_at"])
+
+    async def broadcast_workflow_signal(self, conn: Connectable, *, workflow_id: int,
+                                        name: str, payload: bytes, source: str | None,
+                                        propagate: bool) -> list[int]:
+        """Set the named signal on the workflow (and where it propagates); the workflows
+        reached."""
+        reached = await conn.fetchval(self._sql["broadcast_workflow_signal"], workflow_id,
+                                      name, payload, source, propagate)
+        return list(reached)
 
     async def snooze_jobs(self, conn: Connectable, *,
                           snoozes: Sequence[SnoozeAck]) -> list[SnoozeResult]:
@@ -244,8 +264,10 @@ class Query:
                                                       unique)
         return workflow_id
 
-    async def insert_sub_workflow(self, conn: Connectable, *, name: str, parent_id: int) -> int:
-        sub_id: int = await conn.fetchval(self._sql["insert_sub_workflow"], name, parent_id)
+    async def insert_sub_workflow(self, conn: Connectable, *, name: str, parent_id: int,
+                                  propagate_to_parent: bool) -> int:
+        sub_id: int = await conn.fetchval(self._sql["insert_sub_workflow"], name, parent_id,
+                                          propagate_to_parent)
         return sub_id
 
     async def workflow_exists(self, conn: Connectable, workflow_id: int) -> bool:
@@ -272,6 +294,7 @@ class Query:
             counts={state: row[state] for state in WORKFLOW_COUNTED_STATES},
             inserted_at=row["inserted_at"], started_at=row["started_at"],
             finished_at=row["finished_at"], db_now=row["db_now"],
+            signals=dict(zip(row["signal_names"], row["signal_times"], strict=True)),
         ) for row in rows]
 
     async def repair_workflows(self, conn: Connectable, *, settled_for: float) -> int:

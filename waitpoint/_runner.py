@@ -54,8 +54,9 @@ async def run_job(runtime: JobRuntime, job: Job) -> Ack | SnoozeAck:
         ack = _ack_for_result(job, result)
     except AwaitingSignal as waiting:
         log.info("job.awaiting_signal", **context, call=waiting.call, key=waiting.key,
-                 wait_for=waiting.wait_for)
-        return SnoozeAck(job.id, waiting.call, waiting.key, waiting.wait_for)
+                 names=waiting.names, scope=waiting.scope, wait_for=waiting.wait_for)
+        return SnoozeAck(job.id, waiting.call, waiting.key, waiting.wait_for, waiting.names,
+                         "workflow" if waiting.scope == "workflow" else "job")
     except asyncio.CancelledError:
         log.warning("job.interrupted", **context,
                     hint="left executing; the lifeline makes it available again")

@@ -25,6 +25,7 @@ from typing import Any
 
 from . import codec
 from ._job import Job, JobState
+from ._names import check_name
 from ._query import Query, WorkflowRow, WorkflowState
 from .sql import Connectable
 
@@ -41,6 +42,7 @@ class _Step:
 class _Sub:
     workflow: Workflow
     deps: tuple[str, ...]
+    propagate_to_parent: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class WorkflowStatus:
     finished_at: datetime | None
     duration: timedelta
     subs: dict[str, WorkflowStatus] = field(default_factory=dict)
+    signals: dict[str, datetime] = field(default_factory=dict)
+    """The named workflow signals set on this (sub-)workflow, and when (the latest)."""
 
 
 def _names(deps: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -107,13 +111,15 @@ class Workflow:
         return self
 
     def add_workflow(self, name: str, sub: Workflow,
-                     deps: str | Sequence[str] | None = None) -> Workflow:
-        """Nest `sub`: it counts as one step for the steps that depend on `name`."""
+                     deps: str | Sequence[str] | None = None, *,
+                     propagate_to_parent: bool = True) -> Workflow:
+        """Nest `sub`: it counts as one step for the steps that depend on `name`. With
+        `propagate_to_parent=False`, what is broadcast in `sub` stays out of this one."""
         deps_tuple = _names(deps)
         self._check_new(name, deps_tuple)
         if not sub._steps:
             raise ValueError(f"sub-workflow {name!r} has no steps")
-        self._steps[name] = _Sub(sub, deps_tuple)
+        self._steps[name] = _Sub(sub, deps_tuple, propagate_to_parent)
         return self
 
     # after enqueue ---------------------------------------------------------------------
@@ -130,6 +136,18 @@ class Workflow:
         steps = [names] if isinstance(names, str) else list(names)
         return await query.signal_workflow(pool, workflow_id=workflow_id, steps=steps,
                                            payload=codec.encode(payload), source=None)
+
+    async def broadcast(self, name: str, payload: Any = None, *,
+                        propagate: bool = True) -> list[int]:
+        """Set this workflow's signal `name` (the latest value wins): every step that
+        awaits it with `scope="workflow"`, now or later, gets it, and none consumes it from
+        the others. With `propagate`, it reaches the sub-workflows and the parent (unless
+        this one was added with propagate_to_parent=False), and onwards. Returns the ids of
+        the workflows reached."""
+        query, pool, workflow_id = self._enqueued()
+        return await query.broadcast_workflow_signal(
+            pool, workflow_id=workflow_id, name=check_name(name),
+            payload=codec.encode(payload), source=None, propagate=propagate)
 
     async def status(self) -> WorkflowStatus:
         query, pool, workflow_id = self._enqueued()
@@ -199,7 +217,9 @@ async def _collect(query: Query, workflow: Workflow, workflow_id: int,
     rows.extend(workflow._jobs_for(workflow_id, parent_deps))
     for name, entry in workflow._steps.items():
         if isinstance(entry, _Sub):
-            sub_id = await query.insert_sub_workflow(conn, name=name, parent_id=workflow_id)
+            sub_id = await query.insert_sub_workflow(
+                conn, name=name, parent_id=workflow_id,
+                propagate_to_parent=entry.propagate_to_parent)
             await _collect(query, entry.workflow, sub_id, entry.deps, conn, rows)
 
 
@@ -224,7 +244,7 @@ def status_from_rows(rows: Sequence[WorkflowRow]) -> WorkflowStatus:
             id=row.id, name=row.name, state=row.state, counts=row.counts,
             total=sum(row.counts.values()), inserted_at=row.inserted_at,
             started_at=row.started_at, finished_at=row.finished_at,
-            duration=max(end - start, timedelta(0)),
+            duration=max(end - start, timedelta(0)), signals=row.signals,
         )
         by_id[row.id] = status
         if root is None:

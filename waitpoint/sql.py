@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import TypeVar
@@ -20,6 +20,16 @@ Connectable = asyncpg.Connection | asyncpg.Pool
 """Where a statement runs: a pooled call, or a connection (inside the caller's transaction)."""
 
 T = TypeVar("T")
+
+
+def text_array_literal(values: Sequence[str] | None) -> str | None:
+    """A text[] literal for one element of a batch array whose items differ in length
+    (tags, dependencies, signal names): PostgreSQL arrays cannot be ragged, so each travels
+    as text and is cast to text[] in SQL."""
+    if values is None:
+        return None
+    return "{" + ",".join('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for value in values) + "}"
 
 
 async def keep_session(conn: asyncpg.Connection) -> None:

@@ -12,15 +12,68 @@
 -- job while holding an event row, so two batches cannot deadlock through jobs and events.
 -- A duplicate's jobs are locked too (it is not known to be one yet); that only orders it.
 
+-- Deliver one keyed or workflow delivery (as stored on its event); returns what it reached:
+-- jobs, or for a broadcast of a workflow's named signal, the workflows.
+CREATE OR REPLACE FUNCTION {schema}.deliver_other_signal(
+  target jsonb, payload bytea, signal_name text, source text
+) RETURNS bigint[]
+LANGUAGE plpgsql AS $$
+DECLARE
+  workflow bigint := CASE WHEN target ->> 'workflow' ~ '^[0-9]{1,18}$'
+                          THEN (target ->> 'workflow')::bigint END;
+BEGIN
+  IF target ? 'key' THEN
+    RETURN {schema}.signal_key(target ->> 'key', payload, source,
+                               make_interval(secs => (target ->> 'keep_for')::double precision));
+  ELSIF target ? 'steps' THEN
+    RETURN {schema}.signal_jobs(
+      {schema}.workflow_step_ids(workflow,
+                                 ARRAY(SELECT jsonb_array_elements_text(target -> 'steps'))),
+      payload, source, signal_name);
+  ELSIF workflow IS NULL THEN
+    RETURN '{}';
+  END IF;
+  RETURN {schema}.broadcast_workflow_signal(workflow, target ->> 'name', payload, source,
+                                            coalesce((target ->> 'propagate')::boolean, true));
+END;
+$$;
+
+-- Replayed deliveries go through the same function (replay_event() calls this one).
+CREATE OR REPLACE FUNCTION {schema}.deliver_event_signals(event bigint, deliveries jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  delivery jsonb;
+  reached bigint[];
+  results jsonb := '[]';
+BEGIN
+  FOR delivery IN SELECT value FROM jsonb_array_elements(coalesce(deliveries, '[]')) LOOP
+    IF delivery ? 'jobs' THEN
+      reached := {schema}.signal_jobs(
+        ARRAY(SELECT jsonb_array_elements_text(delivery -> 'jobs')::bigint),
+        decode(delivery ->> 'payload', 'base64'), 'event:' || event, delivery ->> 'name');
+    ELSE
+      reached := {schema}.deliver_other_signal(
+        delivery - 'payload', decode(delivery ->> 'payload', 'base64'), delivery ->> 'name',
+        'event:' || event);
+    END IF;
+    results := results || jsonb_build_array(
+      (delivery - 'payload') || jsonb_build_object('reached', to_jsonb(reached)));
+  END LOOP;
+  RETURN results;
+END;
+$$;
+
 CREATE OR REPLACE FUNCTION {schema}.ingest_batch(
   sources text[], delivery_ids text[], methods text[], paths text[], queries text[],
   headers text[], bodies bytea[], outcomes text[], errors text[],
   -- One element per delivery (a signal an event sends), in delivery order: its event's
   -- position in the batch (from 1), its route, its target as stored on the event
-  -- ({"jobs": [...]}, {"key": k, "keep_for": s} or {"workflow": w, "steps": [...]}) and
-  -- its erlpack payload.
+  -- ({"jobs": [...]}, {"key": k, "keep_for": s}, {"workflow": w, "steps": [...]} or a
+  -- broadcast {"workflow": w, "name": n, "propagate": p}), its erlpack payload and the
+  -- name of a job signal (NULL: unnamed).
   delivery_items integer[], delivery_routes text[], delivery_targets text[],
-  delivery_payloads bytea[],
+  delivery_payloads bytea[], delivery_names text[],
   -- One element per job a job delivery names: the delivery (from 1) and the job id.
   target_deliveries integer[], target_jobs bigint[]
 )
@@ -84,20 +137,24 @@ BEGIN
 
   -- 3. The new events' job deliveries: store each signal and wake its job, in one statement.
   WITH targets AS (
-    SELECT t.job, d.payload, 'event:' || f.event AS source, t.delivery, t.n
+    SELECT t.job, d.payload, d.name, 'event:' || f.event AS source, t.delivery, t.n
     FROM unnest(target_deliveries, target_jobs) WITH ORDINALITY AS t(delivery, job, n)
-    JOIN unnest(delivery_items, delivery_payloads) WITH ORDINALITY AS d(item, payload, delivery)
+    JOIN unnest(delivery_items, delivery_payloads, delivery_names)
+      WITH ORDINALITY AS d(item, payload, name, delivery)
       ON d.delivery = t.delivery
     JOIN unnest(fresh_items, fresh_events) AS f(item, event) ON f.item = d.item
     JOIN unnest(locked) AS l(id) ON l.id = t.job
   ), stored AS (
-    INSERT INTO {schema}.signals (job_id, payload, source)
-    SELECT job, payload, source FROM targets ORDER BY delivery, n
+    INSERT INTO {schema}.signals (job_id, payload, source, name)
+    SELECT job, payload, source, name FROM targets ORDER BY delivery, n
     RETURNING job_id
   ), woken AS (
+    -- A job snoozed on a name is woken only by that name (awaits_job_signal, engine 007).
     UPDATE {schema}.jobs j SET state = 'available', scheduled_at = now()
     WHERE j.id = ANY(ARRAY(SELECT DISTINCT job FROM targets))
-      AND j.state IN ('scheduled', 'suspended') AND j.meta ? 'await'
+      AND j.state IN ('scheduled', 'suspended')
+      AND EXISTS (SELECT 1 FROM targets t WHERE t.job = j.id
+                  AND {schema}.awaits_job_signal(j.meta -> 'await', t.name))
     RETURNING j.id
   )
   SELECT coalesce(array_agg(DISTINCT job_id ORDER BY job_id), '{}') INTO reached
@@ -107,27 +164,17 @@ BEGIN
   -- 4. The new events' keyed and workflow deliveries, one at a time (signal_key
   --    serialises on the key); each records what it reached on its event.
   FOR other IN
-    SELECT f.event, d.target::jsonb AS target, d.payload,
+    SELECT f.event, d.target::jsonb AS target, d.payload, d.name,
            (row_number() OVER (PARTITION BY d.item ORDER BY d.delivery) - 1)::integer
              AS position
-    FROM unnest(delivery_items, delivery_targets, delivery_payloads)
-      WITH ORDINALITY AS d(item, target, payload, delivery)
+    FROM unnest(delivery_items, delivery_targets, delivery_payloads, delivery_names)
+      WITH ORDINALITY AS d(item, target, payload, name, delivery)
     JOIN unnest(fresh_items, fresh_events) AS f(item, event) ON f.item = d.item
     ORDER BY d.delivery
   LOOP
     CONTINUE WHEN other.target ? 'jobs';
-    IF other.target ? 'key' THEN
-      reached := {schema}.signal_key(
-        other.target ->> 'key', other.payload, 'event:' || other.event,
-        make_interval(secs => (other.target ->> 'keep_for')::double precision));
-    ELSE
-      reached := {schema}.signal_jobs(
-        {schema}.workflow_step_ids(
-          CASE WHEN other.target ->> 'workflow' ~ '^[0-9]+$'
-               THEN (other.target ->> 'workflow')::bigint END,
-          ARRAY(SELECT jsonb_array_elements_text(other.target -> 'steps'))),
-        other.payload, 'event:' || other.event);
-    END IF;
+    reached := {schema}.deliver_other_signal(other.target, other.payload, other.name,
+                                             'event:' || other.event);
     UPDATE {schema}.events
     SET signals = jsonb_set(signals, ARRAY[other.position::text, 'reached'], to_jsonb(reached))
     WHERE id = other.event;

@@ -3,4 +3,4 @@
 SELECT * FROM {schema}.ingest_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                                     $6::text[], $7::bytea[], $8::text[], $9::text[],
                                     $10::integer[], $11::text[], $12::text[], $13::bytea[],
-                                    $14::integer[], $15::bigint[])
+                                    $14::text[], $15::integer[], $16::bigint[])
