@@ -1,4 +1,4 @@
-"""The engine's commands (migrate, work, jobs, signal, workflow status) and what every
+"""The engine's commands (migrate, work, jobs, signal, workflow status and broadcast) and what every
 command shares: the database and schema options, the runner that turns a dead database
 into one line, the SIGINT/SIGTERM handler. `build_cli()` assembles the one click group;
 ingest.cli adds the receiver's commands and migration track to it (`waitpoint` on PATH).
@@ -205,23 +205,22 @@ def _job_json(job: Job) -> dict[str, Any]:
 @click.option("--payload", default="null", show_default=True, help="JSON payload.")
 @click.option("--keep-for", type=float, default=None,
               help="Seconds a keyed signal nobody waits for is kept (default: forever).")
+@click.option("--name", default=None,
+              help="The signal's name, for await_signal(name=...) (job ids only).")
 def signal_command(database_url: str | None, schema: str, job_ids: tuple[int, ...],
-                   key: str | None, payload: str, keep_for: float | None) -> None:
+                   key: str | None, payload: str, keep_for: float | None,
+                   name: str | None) -> None:
     """Send a signal to JOB_IDS, or to --key waiters."""
     if job_ids and key:
         raise click.UsageError("give JOB_IDS or --key, not both")
     if not job_ids and not key:
         raise click.UsageError("give the JOB_IDS to signal, or --key KEY")
-    try:
-        value = json.loads(payload)
-    except json.JSONDecodeError as error:
-        raise click.BadParameter(f"not JSON: {error}", param_hint="--payload") from None
-    except RecursionError:
-        raise click.BadParameter("nested too deeply", param_hint="--payload") from None
+    value = _json_payload(payload)
 
     async def send() -> list[int]:
         async with Waitpoint.client(database_url, schema=schema) as wp:
-            return await wp.signal(list(job_ids) or None, value, key=key, keep_for=keep_for)
+            return await wp.signal(list(job_ids) or None, value, key=key, keep_for=keep_for,
+                                   name=name)
 
     try:
         reached = run(send())
@@ -233,9 +232,44 @@ def signal_command(database_url: str | None, schema: str, job_ids: tuple[int, ..
         click.echo(f"reached {len(reached)} job(s): {' '.join(map(str, reached)) or '-'}")
 
 
+def _json_payload(payload: str) -> Any:
+    try:
+        return json.loads(payload)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"not JSON: {error}", param_hint="--payload") from None
+    except RecursionError:
+        raise click.BadParameter("nested too deeply", param_hint="--payload") from None
+
+
 @click.group()
 def workflow() -> None:
-    """Inspect workflows."""
+    """Inspect workflows and set their named signals."""
+
+
+@workflow.command("broadcast")
+@database_option
+@schema_option
+@click.argument("workflow_id", type=int)
+@click.argument("name")
+@click.option("--payload", default="null", show_default=True, help="JSON payload.")
+@click.option("--propagate/--no-propagate", default=True, show_default=True,
+              help="Also to its sub-workflows, and to its parent unless it opted out.")
+def workflow_broadcast(database_url: str | None, schema: str, workflow_id: int, name: str,
+                       payload: str, propagate: bool) -> None:
+    """Set WORKFLOW_ID's signal NAME (the latest value wins); steps awaiting it wake."""
+    value = _json_payload(payload)
+
+    async def send() -> list[int]:
+        async with Waitpoint.client(database_url, schema=schema) as wp:
+            return await wp.broadcast_workflow(workflow_id, name, value, propagate=propagate)
+
+    try:
+        reached = run(send())
+    except (TypeError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    if not reached:
+        raise click.ClickException(f"no workflow {workflow_id}")
+    click.echo(f"set {name!r} on {len(reached)} workflow(s): {' '.join(map(str, reached))}")
 
 
 @workflow.command("status")
@@ -265,14 +299,17 @@ def _status_dict(status: WorkflowStatus) -> dict[str, Any]:
     return {"id": status.id, "name": status.name, "state": status.state,
             "total": status.total, "counts": status.counts,
             "duration_seconds": status.duration.total_seconds(),
+            "signals": {name: at.isoformat() for name, at in status.signals.items()},
             "subs": {name: _status_dict(sub) for name, sub in status.subs.items()}}
 
 
 def _print_status(status: WorkflowStatus, indent: str) -> None:
     label = status.name or f"workflow {status.id}"
     counts = " ".join(f"{state}={count}" for state, count in status.counts.items() if count)
+    signals = "".join(f"  signal {name} set {at:%Y-%m-%d %H:%M:%S}"
+                      for name, at in status.signals.items())
     click.echo(f"{indent}{label}: {status.state}  total={status.total}  {counts}  "
-               f"duration={status.duration.total_seconds():.1f}s")
+               f"duration={status.duration.total_seconds():.1f}s{signals}")
     for sub in status.subs.values():
         _print_status(sub, indent + "  ")
 

@@ -349,6 +349,59 @@ async def test_signed_post_signals_a_workflow_step(start_waitpoint, aiohttp_clie
     assert (await wait_for_state(wp, payment.id, "completed")).recorded == {"paid": 900}
 
 
+async def test_named_job_signals_and_workflow_broadcasts_from_routes(start_waitpoint,
+                                                                     aiohttp_client, db):
+    """signal.name routes a callback to a named wait; a workflow target with a name and no
+    step sets the workflow's named signal (a broadcast), and replay does the same."""
+    from waitpoint import Workflow
+
+    from ..waitpoint.workers import NamedInTurn, Reviewer
+
+    wp = await start_waitpoint(queues={"approvals": 5})
+    config = routing.parse_config(textwrap.dedent("""\
+        version: 1
+        sources:
+          stripe:
+            path: /webhooks/stripe
+            verify: {scheme: stripe, secrets: ["${STRIPE_SECRET}"]}
+            routes:
+              - when: body.type == 'payment_intent.succeeded'
+                signal:
+                  job: body.data.object.metadata.job_id
+                  name: "'payment'"
+                  payload: {amount: body.data.object.amount}
+              - when: body.type == 'review.approved'
+                signal:
+                  workflow: body.data.object.metadata.workflow_id
+                  name: "'approved'"
+                  payload: {by: body.data.object.reviewer}
+        """), "named.yaml", {"STRIPE_SECRET": STRIPE_SECRET})
+    client = await aiohttp_client(create_app(config, wp))
+    job = await NamedInTurn.enqueue({"names": ["payment"]})
+    await wait_for_state(wp, job.id, "suspended")
+    body = stripe_event("payment_intent.succeeded",
+                        {"amount": 4200, "metadata": {"job_id": str(job.id)}})
+    answer = await (await client.post("/webhooks/stripe", data=body,
+                                      headers=stripe_headers(body))).json()
+    assert answer["outcome"] == "routed" and answer["signals"] == 1
+    done = await wait_for_state(wp, job.id, "completed")
+    assert done.recorded == [["payment", {"amount": 4200}]]
+
+    workflow = Workflow().add("review", Reviewer.new({}))
+    (step,) = await wp.enqueue_many(workflow)
+    await wait_for_state(wp, step.id, "suspended")
+    body = stripe_event("review.approved", {"reviewer": "alice",
+                                            "metadata": {"workflow_id": str(workflow.id)}},
+                        "evt_review")
+    answer = await (await client.post("/webhooks/stripe", data=body,
+                                      headers=stripe_headers(body))).json()
+    assert answer["outcome"] == "routed" and answer["signals"] == 1  # one workflow reached
+    assert (await wait_for_state(wp, step.id, "completed")).recorded == {"by": "alice"}
+    stored = await db.fetchval(f"SELECT signals FROM {wp.schema}.events "
+                               "WHERE id = $1", answer["event_id"])
+    assert '"name": "approved"' in stored and f'"reached": [{workflow.id}]' in stored
+
+
 async def test_slack_url_verification_is_answered_and_stores_nothing(start_waitpoint,
                                                                     aiohttp_client, db):
     wp = await start_waitpoint(queues={})

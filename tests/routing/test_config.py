@@ -73,6 +73,30 @@ def test_secrets_never_appear_in_repr_or_errors():
     assert "s3cr3t-value" not in str(caught.value)
 
 
+def test_signal_names_go_with_job_and_workflow_targets():
+    found = errors("""\
+        version: 1
+        sources:
+          stripe:
+            path: /webhooks/stripe
+            verify: {scheme: stripe, secrets: [s]}
+            routes:
+              - signal: {key: "'k'", name: "'payment'"}
+              - signal: {job: body.id, name: "'payment'", propagate: false}
+              - signal: {step: "'a'", job: body.id}
+              - signal: {workflow: body.w, name: naem}
+        """)
+    assert found == [
+        (7, "sources.stripe.routes[0].signal",
+         "name applies to job and workflow targets, not to key"),
+        (8, "sources.stripe.routes[1].signal",
+         "propagate applies to a workflow broadcast (workflow and name)"),
+        (9, "sources.stripe.routes[2].signal", "step goes with workflow"),
+        (10, "sources.stripe.routes[3].signal.name", found[3][2]),
+    ]
+    assert "unknown variable 'naem'" in found[3][2]
+
+
 def test_every_error_is_reported_at_once_with_its_line():
     found = errors("""\
         version: 1
@@ -109,11 +133,13 @@ def test_every_error_is_reported_at_once_with_its_line():
         (12, "sources.stripe.routes[0].when", found[2][2]),
         (14, "sources.stripe.routes[0].signal", "a signal has one target, not job and key"),
         (16, "sources.stripe.routes[1].signal",
-         "a signal needs a target: job, workflow (with step) or key"),
+         "a signal needs a target: job, workflow (with step or name) or key"),
         (17, "sources.stripe.routes[2].signal.job",
          "unknown variable 'bdy' in 'bdy.id'; expressions see body, headers, query, params, "
          "source"),
-        (18, "sources.stripe.routes[3].signal", "workflow and step go together"),
+        (18, "sources.stripe.routes[3].signal",
+         "a workflow target needs a step (signal its jobs) or a name (broadcast the "
+         "workflow's named signal)"),
         (19, "sources.stripe.routes[4].signal.job",
          "expected an expression (a string) or a constant, not a list"),
         (21, "sources.other.path", "path '/webhooks/stripe' is already served by source 'stripe'"),

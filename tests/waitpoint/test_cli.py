@@ -142,3 +142,31 @@ def test_a_schema_without_migrations_says_to_migrate(database_url):
     result = waitpoint_cli("jobs", "--schema", f"unmigrated_{uuid.uuid4().hex[:8]}",
                            database_url=database_url)
     assert result.returncode == 1 and "waitpoint migrate" in result.stderr
+
+
+async def test_named_signals_and_workflow_broadcasts_from_the_command_line(
+        wp: Waitpoint, database_url):
+    from waitpoint import Workflow
+
+    from .workers import NamedInTurn, Reviewer
+
+    job = await NamedInTurn.enqueue({"names": ["payment"]})
+    await wait_for_state(wp, job.id, "suspended")
+    sent = waitpoint_cli("signal", str(job.id), "--name", "payment", "--payload", "42",
+                         "--schema", wp.schema, database_url=database_url)
+    assert sent.returncode == 0 and f"reached 1 job(s): {job.id}" in sent.stdout, sent.stderr
+    assert (await wait_for_state(wp, job.id, "completed")).recorded == [["payment", 42]]
+
+    workflow = Workflow().add("review", Reviewer.new({}))
+    (step,) = await wp.enqueue_many(workflow)
+    await wait_for_state(wp, step.id, "suspended")
+    set_ = waitpoint_cli("workflow", "broadcast", str(workflow.id), "approved", "--payload",
+                         '{"by": "cli"}', "--schema", wp.schema, database_url=database_url)
+    assert set_.returncode == 0 and f"on 1 workflow(s): {workflow.id}" in set_.stdout
+    assert (await wait_for_state(wp, step.id, "completed")).recorded == {"by": "cli"}
+    status = waitpoint_cli("workflow", "status", str(workflow.id), "--json", "--schema",
+                           wp.schema, database_url=database_url)
+    assert "approved" in json.loads(status.stdout)["signals"]
+    missing = waitpoint_cli("workflow", "broadcast", "999999", "approved", "--schema",
+                            wp.schema, database_url=database_url)
+    assert missing.returncode == 1 and "no workflow 999999" in missing.stderr

@@ -109,3 +109,38 @@ async def test_a_keyed_signal_kept_while_the_snooze_waits_for_the_key_makes_it_r
         await sender.close()
     assert result.available
     assert (await _state(db, schema, job_id))["state"] == "available"
+
+
+async def test_a_workflow_signal_set_while_the_snooze_waits_makes_the_step_rerun(
+        database_url, db, schema):
+    query = Query(schema)
+    workflow_id = await db.fetchval(
+        f"INSERT INTO {schema}.workflows (name) VALUES ('review') RETURNING id")
+    job_id = await db.fetchval(
+        f"INSERT INTO {schema}.jobs (worker, state, attempt, workflow_id, step) "
+        "VALUES ('tests.Reviewer', 'executing', 1, $1, 'review') RETURNING id", workflow_id)
+    sender = await asyncpg.connect(database_url)
+    try:
+        sending = sender.transaction()
+        await sending.start()
+        await sender.execute(
+            f"SELECT {schema}.broadcast_workflow_signal($1, 'approved', $2, 'test', true)",
+            workflow_id, erlpack.pack("yes"))
+        snoozing = asyncio.create_task(query.snooze_jobs(
+            db, snoozes=[SnoozeAck(job_id, 1, None, None, ("approved",), "workflow")]))
+        await wait_until(lambda: _lock_waits(sender), message="the snooze to wait")
+        await sending.commit()
+        (result,) = await asyncio.wait_for(snoozing, timeout=10)
+    finally:
+        await sender.close()
+    assert result.available
+    # And a step that snoozed first is woken by the broadcast.
+    other = await db.fetchval(
+        f"INSERT INTO {schema}.jobs (worker, state, attempt, workflow_id, step) "
+        "VALUES ('tests.Reviewer', 'executing', 1, $1, 'other') RETURNING id", workflow_id)
+    await query.snooze_jobs(db, snoozes=[SnoozeAck(other, 1, None, None, ("later",),
+                                                   "workflow")])
+    assert (await _state(db, schema, other))["state"] == "suspended"
+    await query.broadcast_workflow_signal(db, workflow_id=workflow_id, name="later",
+                                          payload=erlpack.pack(1), source=None, propagate=True)
+    assert (await _state(db, schema, other))["state"] == "available"

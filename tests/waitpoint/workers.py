@@ -9,7 +9,17 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from waitpoint import Cancel, Record, SignalTimeout, Snooze, await_signal, worker
+from waitpoint import (
+    Cancel,
+    Record,
+    SignalTimeout,
+    Snooze,
+    await_first,
+    await_signal,
+    await_signals,
+    peek_signal,
+    worker,
+)
 
 seen: dict[int, list[Any]] = defaultdict(list)
 release = asyncio.Event  # type alias for readability in tests
@@ -152,3 +162,52 @@ class Voter:
     async def process(self, job):
         vote = await await_signal(wait_timeout=job.args.get("wait_timeout", 0))
         return Record(vote)
+
+
+@worker(queue="approvals")
+class Shipper:
+    """The order example: waits for "payment" and "shipping" by name, in any order."""
+
+    async def process(self, job):
+        seen[job.id].append("run")
+        got = await await_signals(["payment", "shipping"],
+                                  wait_timeout=job.args.get("wait_timeout", 0))
+        seen[job.id].append(got)
+        return Record(got)
+
+
+@worker(queue="approvals")
+class NamedInTurn:
+    """Waits for the names of args["names"] one after the other (a name per call)."""
+
+    async def process(self, job):
+        got = []
+        for name in job.args["names"]:
+            got.append([name, await await_signal(name=name, wait_timeout=0)])
+        return Record(got)
+
+
+@worker(queue="approvals")
+class FirstOf:
+    async def process(self, job):
+        found = await await_first(job.args["names"], wait_timeout=job.args.get("wait_timeout", 0))
+        seen[job.id].append(found)
+        return Record(list(found))
+
+
+@worker(queue="approvals")
+class Unnamed:
+    async def process(self, job):
+        return Record(await await_signal(wait_timeout=job.args.get("wait_timeout", 0)))
+
+
+@worker(queue="approvals")
+class Reviewer:
+    """A workflow step that waits for the workflow-wide "approved" signal."""
+
+    async def process(self, job):
+        seen[job.id].append(await peek_signal("approved", scope="workflow"))
+        decision = await await_signal(name="approved", scope="workflow",
+                                      wait_timeout=job.args.get("wait_timeout", 0))
+        seen[job.id].append(decision)
+        return Record(decision)

@@ -205,11 +205,11 @@ BEGIN
     AND meta -> 'await' ->> 'scope' = 'workflow'
     AND coalesce(meta -> 'await' -> 'names' ? signal_name, false);
 
-  -- Steps waiting in place are executing: they look again.
+  -- Steps waiting in place are executing (nothing in the row says they wait): every
+  -- executing step of these workflows is told, and those that wait look again.
   PERFORM {schema}.notify_signalled(ARRAY(
     SELECT id FROM {schema}.jobs
     WHERE workflow_id = ANY(reached) AND state = 'executing'
-      AND meta -> 'await' ->> 'scope' = 'workflow'
     ORDER BY id));
   RETURN reached;
 END;
