@@ -16,7 +16,7 @@ from waitpoint import Waitpoint, Workflow
 
 from ..conftest import wait_for_state, wait_until
 from .killable import FirstOfThenHang
-from .workers import FirstOf, NamedInTurn, Reviewer, Shipper, Unnamed, seen
+from .workers import FirstOf, NamedInTurn, PeekThenWait, Reviewer, Shipper, Unnamed, seen
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -277,3 +277,26 @@ async def test_a_killed_worker_reruns_with_the_name_and_payload_it_consumed(
 async def _memoized(wp: Waitpoint, job_id: int):
     job = await wp.get_job(job_id)
     return job if "1" in job.meta.get("signals", {}) else None
+
+
+async def test_peek_shows_the_next_payload_without_consuming_it(start_waitpoint):
+    inserter = await start_waitpoint(queues={})
+    waiting = await inserter.enqueue(PeekThenWait.new({}))
+    ready = await inserter.enqueue(PeekThenWait.new({}))
+    await inserter.signal(ready.id, "paid", name="payment")
+    wp = await start_waitpoint(queues={"approvals": 5})
+    assert (await _state(wp, ready.id, "completed")).recorded == "paid"
+    assert seen[ready.id][0] == "paid"  # peeked, then the wait still got it
+    await _state(wp, waiting.id, "suspended")
+    assert seen[waiting.id][0] is None
+
+
+async def test_a_job_that_snoozed_before_names_existed_is_woken_as_before(wp: Waitpoint, db):
+    """Rows written before the migration: a wait without `names` and signals without a
+    name are the unnamed kind, unchanged."""
+    job_id = await db.fetchval(
+        f"INSERT INTO {wp.schema}.jobs (worker, queue, state, meta) VALUES "
+        "('tests.waitpoint.workers.Unnamed', 'approvals', 'suspended', "
+        """'{"await": {"call": 1, "snoozed_at": "2026-01-01T00:00:00+00:00"}}') RETURNING id""")
+    await wp.signal(job_id, "from before")
+    assert (await _state(wp, job_id, "completed")).recorded == "from before"

@@ -211,3 +211,12 @@ class Reviewer:
                                       wait_timeout=job.args.get("wait_timeout", 0))
         seen[job.id].append(decision)
         return Record(decision)
+
+
+@worker(queue="approvals")
+class PeekThenWait:
+    """Looks without waiting, then waits: peeking consumes nothing."""
+
+    async def process(self, job):
+        seen[job.id].append(await peek_signal("payment"))
+        return Record(await await_signal(name="payment", wait_timeout=0))
