@@ -27,3 +27,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# The durable floor: what any durable receiver must at least pay (bench/receiver.py serves
+# it over HTTP, bench/commit.py runs its statement alone).
+FLOOR_SCHEMA = """
+CREATE TABLE IF NOT EXISTS floor_events (
+  id bigserial PRIMARY KEY, delivery_id text NOT NULL UNIQUE, body bytea NOT NULL,
+  received_at timestamptz NOT NULL DEFAULT now())
+"""
+FLOOR_INSERT = """
+WITH stored AS (
+  INSERT INTO floor_events (delivery_id, body)
+  SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (delivery_id) DO NOTHING
+  RETURNING id
+)
+SELECT pg_notify('floor', (SELECT count(*) FROM stored)::text)
+"""
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL process of this machine (backends and
+    the server's own), for CPU per event: run alone, this is the benchmark's."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        name = process.info["name"] or ""
+        times = process.info["cpu_times"]
+        if name.startswith("postgres") and times is not None:
+            total += times.user + times.system
+    return total

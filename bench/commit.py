@@ -24,21 +24,8 @@ import time
 
 import asyncpg
 import erlpack
-from _common import recreate_database
+from _common import FLOOR_INSERT, FLOOR_SCHEMA, postgres_cpu, recreate_database
 
-FLOOR_SCHEMA = """
-CREATE TABLE floor_events (
-  id bigserial PRIMARY KEY, delivery_id text NOT NULL UNIQUE, body bytea NOT NULL,
-  received_at timestamptz NOT NULL DEFAULT now())
-"""
-FLOOR_INSERT = """
-WITH stored AS (
-  INSERT INTO floor_events (delivery_id, body)
-  SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (delivery_id) DO NOTHING
-  RETURNING id
-)
-SELECT pg_notify('floor', (SELECT count(*) FROM stored)::text)
-"""
 PARTS = {
     # The statements of ingest_batch() one at a time, on the same kind of batch: what
     # each costs PostgreSQL (run with --parts).
@@ -61,19 +48,6 @@ HEADERS = {
     "cache-control": "no-cache", "content-length": "740",
     "stripe-signature": "[redacted]", "accept-encoding": "gzip",
 }
-
-
-def postgres_cpu() -> float:
-    """CPU seconds used so far by every PostgreSQL process of this machine."""
-    import psutil
-
-    total = 0.0
-    for process in psutil.process_iter(["name", "cpu_times"]):
-        name = process.info["name"] or ""
-        times = process.info["cpu_times"]
-        if name.startswith("postgres") and times is not None:
-            total += times.user + times.system
-    return total
 
 
 def records(job_ids: list[int], tag: str) -> list:

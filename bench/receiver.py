@@ -31,7 +31,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import free_port, recreate_database
+from _common import FLOOR_INSERT, FLOOR_SCHEMA, free_port, postgres_cpu, recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_bench_" + "b" * 32
@@ -63,19 +63,6 @@ def bare_server(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
-FLOOR_SCHEMA = """
-CREATE TABLE IF NOT EXISTS floor_events (
-  id bigserial PRIMARY KEY, delivery_id text NOT NULL UNIQUE, body bytea NOT NULL,
-  received_at timestamptz NOT NULL DEFAULT now())
-"""
-FLOOR_INSERT = """
-WITH stored AS (
-  INSERT INTO floor_events (delivery_id, body)
-  SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (delivery_id) DO NOTHING
-  RETURNING id
-)
-SELECT pg_notify('floor', (SELECT count(*) FROM stored)::text)
-"""
 
 
 def floor_server(port: int, database_url: str) -> None:
@@ -134,20 +121,6 @@ def floor_server(port: int, database_url: str) -> None:
     app.cleanup_ctx.append(writer)
     app.router.add_post("/webhooks/stripe", handle)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
-
-
-def postgres_cpu() -> float:
-    """CPU seconds used so far by every PostgreSQL process of this machine (backends and
-    the server's own), for CPU per event: run alone, this is the benchmark's."""
-    import psutil
-
-    total = 0.0
-    for process in psutil.process_iter(["name", "cpu_times"]):
-        name = process.info["name"] or ""
-        times = process.info["cpu_times"]
-        if name.startswith("postgres") and times is not None:
-            total += times.user + times.system
-    return total
 
 
 def server_cpu(pid: int) -> float:

@@ -66,47 +66,44 @@ async def test_a_job_that_left_executing_is_not_touched(db, schema):
     assert (await _state(db, schema, job_id))["state"] == "cancelled"
 
 
-async def test_a_signal_committed_while_the_snooze_waits_for_the_job_makes_it_rerun(
-        database_url, db, schema):
-    query = Query(schema)
-    job_id = await _executing_job(db, schema)
+async def _snooze_while_sender_commits(database_url: str, db: asyncpg.Connection,
+                                       schema: str, sending_sql: str, arguments: tuple,
+                                       snooze: SnoozeAck):
+    """Run `sending_sql` in a transaction that stays open until snooze_jobs() waits on
+    its locks, then commit it; return the snooze's result."""
     sender = await asyncpg.connect(database_url)
     try:
         sending = sender.transaction()
         await sending.start()
-        # The signal finds the job executing: stored, not woken; it holds the row lock.
-        await sender.execute(f"SELECT {schema}.signal_jobs(ARRAY[$1::bigint], $2, 'test')",
-                             job_id, erlpack.pack("go"))
-        snoozing = asyncio.create_task(
-            query.snooze_jobs(db, snoozes=[SnoozeAck(job_id, 1, None, None)]))
+        await sender.execute(sending_sql, *arguments)
+        snoozing = asyncio.create_task(Query(schema).snooze_jobs(db, snoozes=[snooze]))
         await wait_until(lambda: _lock_waits(sender), message="the snooze to wait")
         await sending.commit()
         (result,) = await asyncio.wait_for(snoozing, timeout=10)
+        return result
     finally:
         await sender.close()
+
+
+async def test_a_signal_committed_while_the_snooze_waits_for_the_job_makes_it_rerun(
+        database_url, db, schema):
+    job_id = await _executing_job(db, schema)
+    # The signal finds the job executing: stored, not woken; it holds the row lock.
+    result = await _snooze_while_sender_commits(
+        database_url, db, schema, f"SELECT {schema}.signal_jobs(ARRAY[$1::bigint], $2, 'test')",
+        (job_id, erlpack.pack("go")), SnoozeAck(job_id, 1, None, None))
     assert result.available, "the job slept through a signal committed before its snooze"
     assert (await _state(db, schema, job_id))["state"] == "available"
 
 
 async def test_a_keyed_signal_kept_while_the_snooze_waits_for_the_key_makes_it_rerun(
         database_url, db, schema):
-    query = Query(schema)
     job_id = await _executing_job(db, schema)
-    sender = await asyncpg.connect(database_url)
-    try:
-        sending = sender.transaction()
-        await sending.start()
-        # Nobody waits on the key yet (the snooze records it): the signal is kept, under
-        # the key's lock.
-        await sender.execute(f"SELECT {schema}.signal_key('order:1', $1, 'test', NULL)",
-                             erlpack.pack("paid"))
-        snoozing = asyncio.create_task(
-            query.snooze_jobs(db, snoozes=[SnoozeAck(job_id, 1, "order:1", None)]))
-        await wait_until(lambda: _lock_waits(sender), message="the snooze to wait")
-        await sending.commit()
-        (result,) = await asyncio.wait_for(snoozing, timeout=10)
-    finally:
-        await sender.close()
+    # Nobody waits on the key yet (the snooze records it): the signal is kept, under the
+    # key's lock.
+    result = await _snooze_while_sender_commits(
+        database_url, db, schema, f"SELECT {schema}.signal_key('order:1', $1, 'test', NULL)",
+        (erlpack.pack("paid"),), SnoozeAck(job_id, 1, "order:1", None))
     assert result.available
     assert (await _state(db, schema, job_id))["state"] == "available"
 
@@ -119,20 +116,11 @@ async def test_a_workflow_signal_set_while_the_snooze_waits_makes_the_step_rerun
     job_id = await db.fetchval(
         f"INSERT INTO {schema}.jobs (worker, state, attempt, workflow_id, step) "
         "VALUES ('tests.Reviewer', 'executing', 1, $1, 'review') RETURNING id", workflow_id)
-    sender = await asyncpg.connect(database_url)
-    try:
-        sending = sender.transaction()
-        await sending.start()
-        await sender.execute(
-            f"SELECT {schema}.broadcast_workflow_signal($1, 'approved', $2, 'test', true)",
-            workflow_id, erlpack.pack("yes"))
-        snoozing = asyncio.create_task(query.snooze_jobs(
-            db, snoozes=[SnoozeAck(job_id, 1, None, None, ("approved",), "workflow")]))
-        await wait_until(lambda: _lock_waits(sender), message="the snooze to wait")
-        await sending.commit()
-        (result,) = await asyncio.wait_for(snoozing, timeout=10)
-    finally:
-        await sender.close()
+    result = await _snooze_while_sender_commits(
+        database_url, db, schema,
+        f"SELECT {schema}.broadcast_workflow_signal($1, 'approved', $2, 'test', true)",
+        (workflow_id, erlpack.pack("yes")),
+        SnoozeAck(job_id, 1, None, None, ("approved",), "workflow"))
     assert result.available
     # And a step that snoozed first is woken by the broadcast.
     other = await db.fetchval(
