@@ -12,7 +12,7 @@ from ._logging import configure_logging
 from ._results import Cancel, Record, Snooze
 from ._settings import Settings
 from ._signals import await_first, await_signal, await_signals, peek_signal, signal
-from ._worker import worker
+from ._worker import job, worker
 from ._workflow import Workflow, WorkflowStatus
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "await_signals",
     "configure_logging",
     "current_job",
+    "job",
     "peek_signal",
     "resolve_database_url",
     "signal",

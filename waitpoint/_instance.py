@@ -14,11 +14,13 @@ import asyncpg
 import structlog
 
 from . import _current, codec
+from ._cron import CronScheduler
 from ._database import resolve_database_url_async
-from ._duties import Heartbeat, Leader, LeaderDuty, Lifeline, Pruner, Stager
+from ._duties import Heartbeat, Leader, Lifeline, Pruner, Stager
 from ._execution import JobRuntime
 from ._job import Job
 from ._logging import configure_logging
+from ._loop import PeriodicDuty
 from ._names import check_name
 from ._notifier import Notifier
 from ._producer import Producer
@@ -61,7 +63,7 @@ class Waitpoint:
         self._cycle_pool: asyncpg.Pool | None = None
         self._notifier: Notifier | None = None
         self._leader: Leader | None = None
-        self._duties: list[LeaderDuty] = []
+        self._duties: list[PeriodicDuty] = []
         self._heartbeat: Heartbeat | None = None
         self.producers: dict[str, Producer] = {}
 
@@ -180,6 +182,8 @@ class Waitpoint:
                      workflow_repair_after=settings.workflow_repair_after),
             Pruner(pool=pool, query=self.query, is_leader=is_leader,
                    interval=settings.prune_interval, prune_after=settings.prune_after),
+            CronScheduler(pool=pool, query=self.query, is_leader=is_leader,
+                          interval=settings.cron_interval),
         ]
         await self._leader.run_once()
         self._leader.start()

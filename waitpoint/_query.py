@@ -297,6 +297,29 @@ class Query:
             signals=dict(zip(row["signal_names"], row["signal_times"], strict=True)),
         ) for row in rows]
 
+    # periodic jobs ---------------------------------------------------------------------
+
+    async def database_now(self, conn: Connectable) -> datetime:
+        now: datetime = await conn.fetchval(self._sql["database_now"])
+        return now
+
+    async def claim_cron_slots(self, conn: Connectable, *, workers: Sequence[str],
+                               slots: Sequence[datetime]) -> list[tuple[str, datetime]]:
+        rows = await conn.fetch(self._sql["claim_cron_slots"], list(workers), list(slots))
+        return [(row["worker"], row["slot"]) for row in rows]
+
+    async def record_cron_jobs(self, conn: Connectable, *, workers: Sequence[str],
+                               slots: Sequence[datetime], job_ids: Sequence[int]) -> None:
+        await conn.execute(self._sql["record_cron_jobs"], list(workers), list(slots),
+                           list(job_ids))
+
+    async def last_cron_slot(self, conn: Connectable, *, worker: str) -> datetime | None:
+        last: datetime | None = await conn.fetchval(self._sql["last_cron_slot"], worker)
+        return last
+
+    async def prune_cron_slots(self, conn: Connectable, *, older_than: float) -> None:
+        await conn.execute(self._sql["prune_cron_slots"], older_than)
+
     async def repair_workflows(self, conn: Connectable, *, settled_for: float) -> int:
         repaired: int = await conn.fetchval(self._sql["repair_workflows"], settled_for)
         return repaired

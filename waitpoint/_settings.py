@@ -55,6 +55,7 @@ class Settings:
     prune_after: float = 86_400.0
     prune_interval: float = 60.0
     leader_interval: float = 5.0
+    cron_interval: float = 1.0
     shutdown_grace: float = 15.0
     peer: bool = True
     synchronous_acks: bool = False
@@ -136,6 +137,7 @@ class SettingsFields(TypedDict, total=False):
     prune_after: float
     prune_interval: float
     leader_interval: float
+    cron_interval: float
     shutdown_grace: float
     peer: bool
     synchronous_acks: bool

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import random
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._cron import register_cron
 from ._current import current_instance
 from ._job import Job
 
@@ -35,8 +38,17 @@ def worker(
     priority: int = 0,
     max_attempts: int = 20,
     tags: Iterable[str] = (),
+    cron: str | None = None,
+    timezone: str = "UTC",
+    cron_args: dict[str, Any] | None = None,
+    backfill: bool = False,
 ) -> Any:
     """Make a class with `async def process(self, job)` a waitpoint worker.
+
+    With `cron` ("*/5 * * * *", "@hourly", "@daily", "@reboot", ...; a sixth field is
+    seconds), the leader inserts one job per due slot, in `timezone`, with `cron_args`;
+    a slot missed while no node ran is skipped unless `backfill`. An invalid expression
+    or time zone raises ValueError here, naming the worker.
 
     >>> @worker(queue="mail", max_attempts=5)
     ... class Mailer:
@@ -68,9 +80,80 @@ def worker(
         setattr(target, "enqueue", classmethod(enqueue))  # noqa: B010
         setattr(target, "__waitpoint_worker__", name)  # noqa: B010
         _registry[name] = target
+        if cron is not None:
+            register_cron(name, cron, timezone=timezone, args=cron_args or {},
+                          backfill=backfill, options=defaults)
         return target
 
     return decorate(cls) if cls is not None else decorate
+
+
+def job(
+    func: Callable[..., Any] | None = None,
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    max_attempts: int = 20,
+    tags: Iterable[str] = (),
+    cron: str | None = None,
+    timezone: str = "UTC",
+    backfill: bool = False,
+) -> Any:
+    """Make a function a worker: its arguments are the job's args, by parameter name (as
+    oban-py stores them), so they must be JSON values.
+
+    >>> @job(queue="mail")
+    ... async def send_email(to: str, subject: str) -> None: ...
+    >>> await send_email.enqueue("a@example.com", "hi")   # args {"to": ..., "subject": ...}
+    >>> job = send_email.new("a@example.com", subject="hi", priority=2)  # options by name
+
+    The function may `await await_signal(...)` like a class worker's process(). A sync
+    function runs in the event loop: keep it short, or make it async.
+    """
+
+    def decorate(target: Callable[..., Any]) -> type:
+        signature = inspect.signature(target)
+        option_names = {"queue", "priority", "max_attempts", "tags", "meta", "schedule_in",
+                        "scheduled_at"}
+        clashes = option_names & set(signature.parameters)
+        if clashes:
+            raise TypeError(f"{target.__qualname__}: parameter(s) {sorted(clashes)} would "
+                            "clash with job options; rename them")
+
+        async def process(self: Any, job: Job) -> Any:
+            result = target(**job.args)
+            return await result if inspect.isawaitable(result) else result
+
+        worker_class = type(target.__name__, (), {
+            "process": process, "__module__": target.__module__,
+            "__qualname__": target.__qualname__, "__doc__": target.__doc__})
+        decorated: Any = worker(queue=queue, priority=priority, max_attempts=max_attempts,
+                                tags=tags, cron=cron, timezone=timezone,
+                                backfill=backfill)(worker_class)
+        new_job, enqueue_job = decorated.new, decorated.enqueue
+
+        def split(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict[str, Any],
+                                                                           dict[str, Any]]:
+            options = {key: kwargs.pop(key) for key in list(kwargs) if key in option_names}
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return dict(bound.arguments), options
+
+        @functools.wraps(target)
+        def new(*args: Any, **kwargs: Any) -> Job:
+            arguments, options = split(args, kwargs)
+            return new_job(arguments, **options)  # type: ignore[no-any-return]
+
+        @functools.wraps(target)
+        async def enqueue(*args: Any, **kwargs: Any) -> Job:
+            arguments, options = split(args, kwargs)
+            return await enqueue_job(arguments, **options)  # type: ignore[no-any-return]
+
+        decorated.new = staticmethod(new)
+        decorated.enqueue = staticmethod(enqueue)
+        return decorated  # type: ignore[no-any-return]
+
+    return decorate(func) if func is not None else decorate
 
 
 def resolve_worker(name: str) -> type:

@@ -1,0 +1,2 @@
+-- The database's clock: every node schedules against the same one.
+SELECT now()

@@ -1,0 +1,1 @@
+SELECT max(slot) FROM {schema}.cron_slots WHERE worker = $1
