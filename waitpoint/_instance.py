@@ -24,7 +24,7 @@ from ._loop import PeriodicDuty
 from ._names import check_name
 from ._notifier import Notifier
 from ._producer import Producer
-from ._query import ProducerBeat, Query
+from ._query import ProducerBeat, Query, QueueView
 from ._settings import Settings, SettingsFields
 from ._signals import check_key
 from ._workflow import Workflow, WorkflowStatus, insert_workflow, status_from_rows
@@ -64,6 +64,7 @@ class Waitpoint:
         self._notifier: Notifier | None = None
         self._leader: Leader | None = None
         self._duties: list[PeriodicDuty] = []
+        self._control_tasks: set[asyncio.Task[None]] = set()
         self._heartbeat: Heartbeat | None = None
         self.producers: dict[str, Producer] = {}
 
@@ -147,6 +148,7 @@ class Waitpoint:
                 self.query.channel("jobs"): self._on_jobs_available,
                 self.query.channel("signals"): self._on_signals,
                 self.query.channel("cancel"): self._on_cancel,
+                self.query.channel("control"): self._on_control,
             },
             on_reconnect=self._wake_producers,
         )
@@ -157,6 +159,9 @@ class Waitpoint:
                 query=self.query, cycle_pool=self._cycle_pool, runtime=runtime, node=self.node,
                 queue=queue, limit=limit, poll_interval=settings.poll_interval)
         await notifier.start()
+        for producer in self.producers.values():  # as told before this node started
+            producer.apply_control(await self.query.queue_control(
+                pool, queue=producer.queue, node=self.node))
         self._heartbeat = Heartbeat(pool=pool, query=self.query,
                                     interval=settings.heartbeat_interval,
                                     producers=self._producer_beats)
@@ -191,7 +196,7 @@ class Waitpoint:
             duty.start()
 
     def _producer_beats(self) -> list[ProducerBeat]:
-        return [ProducerBeat(p.uuid, self.node, p.queue, p.limit)
+        return [ProducerBeat(p.uuid, self.node, p.queue, p.limit, p.paused, len(p.running))
                 for p in self.producers.values()]
 
     async def stop(self) -> None:
@@ -248,6 +253,44 @@ class Waitpoint:
         job_id = int(message)
         for producer in self.producers.values():
             producer.request_cancel(job_id)
+
+    def _on_control(self, queue: str) -> None:
+        producer = self.producers.get(queue)
+        if producer is not None and self._pool is not None:
+            task = asyncio.create_task(self._reload_control(producer))
+            self._control_tasks.add(task)
+            task.add_done_callback(self._control_tasks.discard)
+
+    async def _reload_control(self, producer: Producer) -> None:
+        try:
+            producer.apply_control(await self.query.queue_control(
+                self.pool, queue=producer.queue, node=self.node))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("queue.control_unread", queue=producer.queue, error=str(error))
+
+    # queue controls ----------------------------------------------------------------------
+
+    async def pause_queue(self, queue: str, node: str | None = None) -> None:
+        """Stop claiming jobs of `queue` on every node, or on `node`; running jobs finish.
+        Kept in the database: a node that restarts stays paused."""
+        await self.query.control_queue(self.pool, queue=queue, node=node, paused=True,
+                                       limit=None)
+
+    async def resume_queue(self, queue: str, node: str | None = None) -> None:
+        await self.query.control_queue(self.pool, queue=queue, node=node, paused=False,
+                                       limit=None)
+
+    async def scale_queue(self, queue: str, limit: int, node: str | None = None) -> None:
+        """Run up to `limit` jobs of `queue` at once on every node, or on `node`."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ValueError(f"limit: an integer of at least 1, got {limit!r}")
+        await self.query.control_queue(self.pool, queue=queue, node=node, paused=None,
+                                       limit=limit)
+
+    async def list_queues(self) -> list[QueueView]:
+        """Every live producer: node, queue, limit, running, paused, available jobs."""
+        return await self.query.list_queues(self.pool,
+                                            alive_within=self.settings.rescue_after)
 
     def _wake_producers(self) -> None:
         for producer in self.producers.values():

@@ -20,7 +20,7 @@ from ._ack import Ack, SnoozeAck
 from ._aio import wait_event
 from ._execution import JobRuntime
 from ._job import Job
-from ._query import Query
+from ._query import Query, QueueControl
 from ._runner import run_job
 from .retry import Backoff, retry
 
@@ -46,6 +46,10 @@ class Producer:
         self.node = node
         self.queue = queue
         self.limit = limit
+        self.configured_limit = limit
+        self.paused = False
+        self.wakes = 0
+        """Loop iterations: lets a test see that a paused producer looked and took nothing."""
         self.uuid = uuid.uuid4()
         self.poll_interval = poll_interval
         self.running: dict[int, tuple[Job, asyncio.Task[None]]] = {}
@@ -60,6 +64,17 @@ class Producer:
         self._task = asyncio.create_task(self._run(), name=f"waitpoint-producer-{self.queue}")
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def apply_control(self, control: QueueControl) -> None:
+        """What the queue was told (pause_queue, scale_queue): running jobs finish; a
+        paused producer still commits their outcomes but claims nothing."""
+        paused = bool(control.paused)
+        limit = control.limit or self.configured_limit
+        if (paused, limit) != (self.paused, self.limit):
+            log.info("queue.controlled", queue=self.queue, node=self.node, paused=paused,
+                     limit=limit)
+        self.paused, self.limit = paused, limit
         self._wake.set()
 
     def request_cancel(self, job_id: int) -> None:
@@ -107,7 +122,9 @@ class Producer:
         backoff = Backoff(initial=0.05, maximum=5.0)
         while not self._closing:
             self._wake.clear()
-            demand = self.limit - len(self.running) if self._fetching else 0
+            self.wakes += 1
+            fetching = self._fetching and not self.paused
+            demand = self.limit - len(self.running) if fetching else 0
             if demand > 0 or self._acks or self._snoozes:
                 try:
                     await self._cycle(demand)

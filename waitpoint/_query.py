@@ -21,7 +21,7 @@ WorkflowState = Literal["pending", "executing", "waiting", "completed", "cancell
                         "discarded"]
 """pending: nothing started yet; executing: a job runs; waiting: started, nothing runs
 (steps wait for signals, dependencies, a schedule or a retry); then how it finished."""
-Channel = Literal["jobs", "signals", "cancel"]
+Channel = Literal["jobs", "signals", "cancel", "control"]
 WORKFLOW_COUNTED_STATES = ("available", "scheduled", "suspended", "executing", "retryable",
                            "completed", "discarded", "cancelled")
 
@@ -61,6 +61,27 @@ class ProducerBeat:
     node: str
     queue: str
     limit: int
+    paused: bool = False
+    running: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueControl:
+    """What a queue was told for one node; None: not set, the node's own settings hold."""
+
+    paused: bool | None
+    limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    node: str
+    queue: str
+    limit: int
+    running: int
+    paused: bool
+    available: int
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +208,21 @@ class Query:
                                   producers: Sequence[ProducerBeat]) -> None:
         await conn.execute(self._sql["heartbeat_producers"], [p.uuid for p in producers],
                            [p.node for p in producers], [p.queue for p in producers],
-                           [p.limit for p in producers])
+                           [p.limit for p in producers], [p.paused for p in producers],
+                           [p.running for p in producers])
+
+    async def control_queue(self, conn: Connectable, *, queue: str, node: str | None,
+                            paused: bool | None, limit: int | None) -> None:
+        await conn.execute(self._sql["control_queue"], queue, node, paused, limit)
+
+    async def queue_control(self, conn: Connectable, *, queue: str, node: str) -> QueueControl:
+        row = await conn.fetchrow(self._sql["queue_control"], queue, node)
+        return QueueControl(row["paused"], row["limit_"])
+
+    async def list_queues(self, conn: Connectable, *, alive_within: float) -> list[QueueView]:
+        rows = await conn.fetch(self._sql["list_queues"], alive_within)
+        return [QueueView(row["node"], row["queue"], row["limit_"], row["running"],
+                          row["paused"], row["available"], row["updated_at"]) for row in rows]
 
     async def release_jobs(self, conn: Connectable,
                            producers: Sequence[uuid.UUID]) -> list[Rescued]:

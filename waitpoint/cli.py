@@ -24,6 +24,7 @@ from ._errors import MigrationError
 from ._instance import Waitpoint
 from ._job import Job
 from ._logging import configure_logging
+from ._query import QueueView
 from ._settings import parse_queues as parse_queue_spec
 from ._workflow import WorkflowStatus
 from .schema import Migration, MigrationTrack
@@ -314,7 +315,91 @@ def _print_status(status: WorkflowStatus, indent: str) -> None:
         _print_status(sub, indent + "  ")
 
 
-ENGINE_COMMANDS: tuple[click.Command, ...] = (migrate, work, jobs, signal_command, workflow)
+@click.command("queues")
+@database_option
+@schema_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def queues_command(database_url: str | None, schema: str, as_json: bool) -> None:
+    """Every running queue, per node: limit, running jobs, paused, available jobs."""
+
+    async def look_up() -> list[QueueView]:
+        async with Waitpoint.client(database_url, schema=schema) as wp:
+            return await wp.list_queues()
+
+    views = run(look_up())
+    if as_json:
+        for view in views:
+            click.echo(json.dumps({"node": view.node, "queue": view.queue, "limit": view.limit,
+                                   "running": view.running, "paused": view.paused,
+                                   "available": view.available}))
+        return
+    if not views:
+        click.echo("no node is running a queue")
+        return
+    click.echo(f"{'queue':<20} {'node':<28} {'limit':>5} {'running':>7} {'paused':>6} "
+               f"{'available':>9}")
+    for view in views:
+        click.echo(f"{view.queue:<20} {view.node:<28} {view.limit:>5} {view.running:>7} "
+                   f"{'yes' if view.paused else 'no':>6} {view.available:>9}")
+
+
+@click.group("queue")
+def queue_group() -> None:
+    """Pause, resume or scale a queue on every node, or on one (--node)."""
+
+
+def _control(database_url: str | None, schema: str, action: str, queue: str,
+             node: str | None, limit: int | None = None) -> None:
+    async def send() -> None:
+        async with Waitpoint.client(database_url, schema=schema) as wp:
+            if action == "pause":
+                await wp.pause_queue(queue, node=node)
+            elif action == "resume":
+                await wp.resume_queue(queue, node=node)
+            else:
+                assert limit is not None
+                await wp.scale_queue(queue, limit, node=node)
+
+    run(send())
+    where = f"on node {node}" if node else "on every node"
+    done = {"pause": "paused", "resume": "resumed"}.get(action, f"scaled to {limit}")
+    click.echo(f"queue {queue} {done} {where}")
+
+
+@queue_group.command("pause")
+@database_option
+@schema_option
+@click.argument("queue")
+@click.option("--node", default=None, help="Only this node (default: every node).")
+def queue_pause(database_url: str | None, schema: str, queue: str, node: str | None) -> None:
+    """Stop claiming jobs of QUEUE; running jobs finish. Survives restarts."""
+    _control(database_url, schema, "pause", queue, node)
+
+
+@queue_group.command("resume")
+@database_option
+@schema_option
+@click.argument("queue")
+@click.option("--node", default=None, help="Only this node (default: every node).")
+def queue_resume(database_url: str | None, schema: str, queue: str, node: str | None) -> None:
+    """Claim jobs of QUEUE again."""
+    _control(database_url, schema, "resume", queue, node)
+
+
+@queue_group.command("scale")
+@database_option
+@schema_option
+@click.argument("queue")
+@click.argument("limit", type=click.IntRange(min=1))
+@click.option("--node", default=None, help="Only this node (default: every node).")
+def queue_scale(database_url: str | None, schema: str, queue: str, limit: int,
+                node: str | None) -> None:
+    """Run up to LIMIT jobs of QUEUE at once."""
+    _control(database_url, schema, "scale", queue, node, limit)
+
+
+ENGINE_COMMANDS: tuple[click.Command, ...] = (migrate, work, jobs, signal_command, workflow,
+                                              queues_command, queue_group)
 SERVICE_COMMANDS = frozenset({"work", "serve", "up"})
 """Commands that keep running: they log at INFO by default, the others only warnings."""
 
