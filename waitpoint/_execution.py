@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 
@@ -30,11 +31,42 @@ class JobRuntime:
 
 
 @dataclass
+class ScriptedSignals:
+    """Signals for a job run by waitpoint.testing.process_job(), without a database: job
+    signals in order (a (name, payload) pair for a named one), workflow signals by name."""
+
+    job_signals: list[tuple[str | None, Any]] = field(default_factory=list)
+    workflow_signals: dict[str, Any] = field(default_factory=dict)
+
+    def take(self, names: tuple[str, ...] | None, scope: str) -> tuple[str | None, Any] | None:
+        if scope == "workflow":
+            for wanted in names or ():
+                if wanted in self.workflow_signals:
+                    return wanted, self.workflow_signals[wanted]
+            return None
+        for index, (name, payload) in enumerate(self.job_signals):
+            if (name is None and names is None) or (names is not None and name in names):
+                del self.job_signals[index]
+                return name, payload
+        return None
+
+    def peek(self, name: str | None, scope: str) -> Any:
+        if scope == "workflow":
+            return self.workflow_signals.get(name or "")
+        for entry_name, payload in self.job_signals:
+            if entry_name == name:
+                return payload
+        return None
+
+
+@dataclass
 class Execution:
     job: Job
     runtime: JobRuntime
     calls: int = 0
     """await_signal calls made so far in this run of process(): the number of the next."""
+    scripted: ScriptedSignals | None = None
+    """Set by waitpoint.testing.process_job(): signals come from here, not the database."""
 
 
 current_execution: ContextVar[Execution | None] = ContextVar("waitpoint_execution", default=None)

@@ -182,6 +182,9 @@ class Query:
                                    str(producer), *ack_arrays(acks))
         return [Job.from_record(record) for record in records]
 
+    async def make_queue_due(self, conn: Connectable, *, queue: str) -> None:
+        await conn.execute(self._sql["make_queue_due"], queue)
+
     async def stage_jobs(self, conn: Connectable, *, limit: int) -> None:
         await conn.execute(self._sql["stage_jobs"], limit)
 

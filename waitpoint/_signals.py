@@ -143,6 +143,8 @@ async def peek_signal(name: str | None = None, *, scope: Scope = "job") -> Any:
     execution = current_execution.get()
     if execution is None:
         raise RuntimeError("peek_signal() can only be called inside a job's process()")
+    if execution.scripted is not None:  # waitpoint.testing.process_job(): no database
+        return execution.scripted.peek(name, scope)
     runtime, job = execution.runtime, execution.job
     assert job.id is not None
     if scope == "workflow":
@@ -172,7 +174,8 @@ async def _await_call(names: tuple[str, ...] | None, wait_for: float | timedelta
             raise ValueError("key: a keyed wait takes neither a name nor a scope")
     if scope not in ("job", "workflow"):
         raise ValueError(f"scope: 'job' or 'workflow', got {scope!r}")
-    if scope == "workflow" and (names is None or execution.job.workflow_id is None):
+    if scope == "workflow" and (names is None or (execution.job.workflow_id is None
+                                                   and execution.scripted is None)):
         raise ValueError("scope='workflow' needs a name, in a step of a workflow")
     execution.calls += 1
     call = execution.calls
@@ -183,6 +186,12 @@ async def _await_call(names: tuple[str, ...] | None, wait_for: float | timedelta
         if recorded.get("timeout"):
             raise SignalTimeout(f"job {job.id}: no signal for await_signal call {call}")
         return recorded.get("name"), codec.decode_text(recorded["payload"])
+    if execution.scripted is not None:  # waitpoint.testing.process_job(): no database
+        taken = execution.scripted.take(names, scope)
+        if taken is None:
+            raise SignalTimeout(f"await_signal call {call}: no signal left in process_job()'s "
+                                "signals")
+        return taken[0], codec.decode(codec.encode(taken[1]))
 
     pending = job.meta.get("await") or {}
     resumed = pending.get("call") == call  # this call snoozed before: a signal woke it?
