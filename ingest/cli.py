@@ -21,11 +21,13 @@ from waitpoint.cli import (
     build_cli,
     database_option,
     import_modules,
+    metrics_port_option,
     migrate_database,
     parse_queues,
     queues_option,
     run,
     schema_option,
+    serve_metrics,
     stop_on_signals,
 )
 from waitpoint.schema import ensure_current
@@ -213,12 +215,17 @@ async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host
 @receiver_options
 @click.option("--import", "modules", multiple=True, help="Module defining your workers.")
 @queues_option
+@metrics_port_option
 def up(config_file: Path, database_url: str | None, schema: str, host: str, port: int,
-       limits: ReceiverLimits, modules: tuple[str, ...], queues: str) -> None:
+       limits: ReceiverLimits, modules: tuple[str, ...], queues: str,
+       metrics_port: int | None) -> None:
     """Migrate, receive webhooks and run workers, in one process (embedded PostgreSQL
-    unless DATABASE_URL is set): the one-command developer setup."""
+    unless DATABASE_URL is set): the one-command developer setup. The receiver's metrics
+    are on its /metrics; --metrics-port serves the workers' too."""
     sys.path.insert(0, ".")
     import_modules(modules)
+    if metrics_port is not None:
+        serve_metrics(metrics_port)
     config = load_config(config_file)
     run(migrate_database(database_url, schema, RECEIVER_TRACKS))
     instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema)

@@ -12,6 +12,7 @@ import asyncpg
 import structlog
 
 from ._loop import PeriodicDuty
+from ._metrics import OLDEST_WAIT, QUEUE_DEPTH, WAITING
 from ._query import ProducerBeat, Query
 
 log = structlog.get_logger("waitpoint")
@@ -119,6 +120,21 @@ class Pruner(LeaderDuty):
         if pruned.jobs or pruned.signals or workflows:
             log.info("pruner.pruned", jobs=pruned.jobs, signals=pruned.signals,
                      workflows=workflows)
+
+
+class DepthSampler(LeaderDuty):
+    """Samples queue depth and waiting jobs into the metrics (the leader only)."""
+
+    name = "depth-sampler"
+
+    async def run_as_leader(self) -> None:
+        depths = await self.query.sample_queues(self.pool)
+        QUEUE_DEPTH.clear()
+        for queue, state, count in depths:
+            QUEUE_DEPTH.labels(queue, state).set(count)
+        waiting, oldest = await self.query.sample_waits(self.pool)
+        WAITING.set(waiting)
+        OLDEST_WAIT.set(oldest or 0)
 
 
 class Heartbeat(PeriodicDuty):

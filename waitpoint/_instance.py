@@ -16,11 +16,12 @@ import structlog
 from . import _current, codec
 from ._cron import CronScheduler
 from ._database import resolve_database_url_async
-from ._duties import Heartbeat, Leader, Lifeline, Pruner, Stager
+from ._duties import DepthSampler, Heartbeat, Leader, Lifeline, Pruner, Stager
 from ._execution import JobRuntime
 from ._job import Job
 from ._logging import configure_logging
 from ._loop import PeriodicDuty
+from ._metrics import SIGNALS_SENT
 from ._names import check_name
 from ._notifier import Notifier
 from ._producer import Producer
@@ -189,6 +190,8 @@ class Waitpoint:
                    interval=settings.prune_interval, prune_after=settings.prune_after),
             CronScheduler(pool=pool, query=self.query, is_leader=is_leader,
                           interval=settings.cron_interval),
+            DepthSampler(pool=pool, query=self.query, is_leader=is_leader,
+                         interval=settings.metrics_interval),
         ]
         await self._leader.run_once()
         self._leader.start()
@@ -389,13 +392,17 @@ class Waitpoint:
         if key is not None:
             check_key(key)
             seconds = keep_for.total_seconds() if isinstance(keep_for, timedelta) else keep_for
-            return await self.query.signal_key(executor, key=key, payload=encoded,
-                                               source=source, keep_for=seconds)
+            reached = await self.query.signal_key(executor, key=key, payload=encoded,
+                                                  source=source, keep_for=seconds)
+            SIGNALS_SENT.inc(len(reached))
+            return reached
         ids = [job_ids] if isinstance(job_ids, int) else list(job_ids or [])
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise TypeError("signal: job ids must be integers")
-        return await self.query.signal_jobs(executor, job_ids=ids, payload=encoded,
-                                            source=source, name=name)
+        reached = await self.query.signal_jobs(executor, job_ids=ids, payload=encoded,
+                                               source=source, name=name)
+        SIGNALS_SENT.inc(len(reached))
+        return reached
 
     # workflows ----------------------------------------------------------------------------
 

@@ -182,6 +182,15 @@ class Query:
                                    str(producer), *ack_arrays(acks))
         return [Job.from_record(record) for record in records]
 
+    async def sample_queues(self, conn: Connectable) -> list[tuple[str, str, int]]:
+        rows = await conn.fetch(self._sql["sample_queues"])
+        return [(row["queue"], row["state"], row["jobs"]) for row in rows]
+
+    async def sample_waits(self, conn: Connectable) -> tuple[int, float | None]:
+        row = await conn.fetchrow(self._sql["sample_waits"])
+        oldest = row["oldest_seconds"]
+        return row["waiting"], None if oldest is None else float(oldest)
+
     async def make_queue_due(self, conn: Connectable, *, queue: str) -> None:
         await conn.execute(self._sql["make_queue_due"], queue)
 

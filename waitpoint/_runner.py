@@ -14,6 +14,7 @@ from . import codec
 from ._ack import Ack, SnoozeAck
 from ._execution import Execution, JobRuntime, current_execution
 from ._job import Job
+from ._metrics import DURATION, JOBS
 from ._results import Cancel, Record, Snooze
 from ._signals import AwaitingSignal
 from ._worker import default_backoff, resolve_worker
@@ -53,6 +54,7 @@ async def run_job(runtime: JobRuntime, job: Job) -> Ack | SnoozeAck:
         result = await _worker_for(cls).process(job)
         ack = _ack_for_result(job, result)
     except AwaitingSignal as waiting:
+        _measure(job, "awaiting", time.perf_counter() - started)
         log.info("job.awaiting_signal", **context, call=waiting.call, key=waiting.key,
                  names=waiting.names, scope=waiting.scope, wait_for=waiting.wait_for)
         return SnoozeAck(job.id, waiting.call, waiting.key, waiting.wait_for, waiting.names,
@@ -66,13 +68,21 @@ async def run_job(runtime: JobRuntime, job: Job) -> Ack | SnoozeAck:
     finally:
         current_execution.reset(token)
 
-    duration_ms = round((time.perf_counter() - started) * 1000, 3)
-    event = f"job.{'snoozed' if ack.attempt_change else ack.state}"
+    elapsed = time.perf_counter() - started
+    duration_ms = round(elapsed * 1000, 3)
+    outcome = "snoozed" if ack.attempt_change else ack.state
+    _measure(job, outcome, elapsed)
+    event = f"job.{outcome}"
     if ack.error is not None and ack.state != "cancelled":
         log.warning(event, **context, duration_ms=duration_ms, error=ack.error["error"])
     else:
         log.info(event, **context, duration_ms=duration_ms)
     return ack
+
+
+def _measure(job: Job, outcome: str, seconds: float) -> None:
+    JOBS.labels(job.queue, job.worker, outcome).inc()
+    DURATION.labels(job.queue, job.worker).observe(seconds)
 
 
 def _ack_for_result(job: Job, result: Any) -> Ack:

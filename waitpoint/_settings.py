@@ -56,6 +56,7 @@ class Settings:
     prune_interval: float = 60.0
     leader_interval: float = 5.0
     cron_interval: float = 1.0
+    metrics_interval: float = 15.0
     shutdown_grace: float = 15.0
     peer: bool = True
     synchronous_acks: bool = False
@@ -138,6 +139,7 @@ class SettingsFields(TypedDict, total=False):
     prune_interval: float
     leader_interval: float
     cron_interval: float
+    metrics_interval: float
     shutdown_grace: float
     peer: bool
     synchronous_acks: bool

@@ -26,6 +26,7 @@ from ._current import current_instance
 from ._errors import SignalTimeout
 from ._execution import Execution, current_execution
 from ._job import Job
+from ._metrics import SIGNALS_CONSUMED
 from ._names import check_name, check_names
 from ._query import Consumed
 
@@ -274,6 +275,7 @@ def _consumed(job: Job, wait: _Wait, consumed: Consumed) -> Any:
         memo["name"] = consumed.name
     job.meta.setdefault("signals", {})[str(wait.call)] = memo
     job.meta.pop("await", None)
+    SIGNALS_CONSUMED.inc()
     return codec.decode(consumed.payload)
 
 

@@ -24,7 +24,9 @@ from ._errors import MigrationError
 from ._instance import Waitpoint
 from ._job import Job
 from ._logging import configure_logging
+from ._metrics import serve_metrics as serve_metrics
 from ._query import QueueView
+from ._settings import Settings
 from ._settings import parse_queues as parse_queue_spec
 from ._workflow import WorkflowStatus
 from .schema import Migration, MigrationTrack
@@ -134,6 +136,12 @@ def migrate(database_url: str | None, schema: str) -> None:
                + "".join(f"\n  {m.label}" for m in applied))
 
 
+metrics_port_option = click.option(
+    "--metrics-port", type=click.IntRange(1, 65535), default=None,
+    help="Serve the workers' Prometheus metrics on this port (/metrics): jobs by outcome, "
+         "durations, queue depth and waits (sampled by the leader), signals.")
+
+
 @click.command()
 @database_option
 @schema_option
@@ -144,15 +152,19 @@ def migrate(database_url: str | None, schema: str) -> None:
               help="Apply pending migrations before starting.")
 @click.option("--shutdown-grace", default=15.0, show_default=True,
               help="Seconds running jobs get to finish on SIGTERM.")
+@metrics_port_option
 def work(database_url: str | None, schema: str, modules: tuple[str, ...], queues: str,
-         run_migrations: bool, shutdown_grace: float) -> None:
+         run_migrations: bool, shutdown_grace: float, metrics_port: int | None) -> None:
     """Run workers until SIGINT/SIGTERM."""
     sys.path.insert(0, ".")
     import_modules(modules)
     if run_migrations:
         run(migrate_database(database_url, schema, migration_tracks()))
-    instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema,
-                         shutdown_grace=shutdown_grace)
+    if metrics_port is not None:
+        serve_metrics(metrics_port)
+    # WAITPOINT_<SETTING> variables (e.g. WAITPOINT_METRICS_INTERVAL) for the rest.
+    instance = Waitpoint(database_url, settings=Settings.from_env(), queues=parse_queues(queues),
+                         schema=schema, shutdown_grace=shutdown_grace)
     run(run_until_signalled(instance))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -46,7 +47,8 @@ async def test_a_function_worker_can_wait_for_a_signal(wp: Waitpoint):
 
 
 def test_invalid_schedules_fail_at_import_naming_the_worker():
-    with pytest.raises(ValueError, match=r"worker .*Broken: invalid cron expression '61 \* \* \* \*'"):
+    with pytest.raises(ValueError,
+                       match=r"worker .*Broken: invalid cron expression '61 \* \* \* \*'"):
         @worker(queue="cron", cron="61 * * * *")
         class Broken:
             async def process(self, job):
@@ -104,7 +106,7 @@ async def test_two_nodes_insert_each_slot_once_across_a_failover(start_waitpoint
     assert jobs == len(rows)  # one job per slot, never two
     assert rows[-1]["args"] == '{"kind": "tick"}'
     # Consecutive seconds: nothing missed while a node led (the failover gap excepted).
-    gaps = [(b - a).total_seconds() for a, b in zip(slots, slots[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(slots)]
     assert sum(1 for gap in gaps if gap > 1) <= 1
 
 
