@@ -24,6 +24,7 @@ from .conftest import wait_until
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 SH_BLOCKS = re.findall(r"```sh\n(.*?)```", README, flags=re.S)
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 VENV_BIN = str(Path(sys.executable).parent)
 
 
@@ -126,7 +127,23 @@ def test_every_command_and_option_in_the_synopsis_exists(line):
     while isinstance(command, click.Group) and words and words[0] in command.commands:
         command = command.get_command(context, words.pop(0))
     assert not isinstance(command, click.Group), line
-    options = {name for param in command.params for name in getattr(param, "opts", [])}
+    options = {name for param in command.params
+               for name in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]}
     for word in words:
         if word.startswith("--"):
             assert word.split("=")[0] in options, f"{word} in {line!r}"
+
+
+def test_the_testing_helpers_file_runs_as_written(tmp_path, database_url):
+    """The README's complete test file for waitpoint.testing, run by pytest as a user's
+    project would (the plugin's fixtures come from the installed package)."""
+    block = next(b for b in PYTHON_BLOCKS if "from waitpoint.testing import" in b)
+    (tmp_path / "test_readme_workers.py").write_text(block)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
+         "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function",
+         str(tmp_path / "test_readme_workers.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "3 passed" in result.stdout
