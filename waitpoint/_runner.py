@@ -80,9 +80,17 @@ async def run_job(runtime: JobRuntime, job: Job) -> Ack | SnoozeAck:
     return ack
 
 
+_measures: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+"""The metric children of each (queue, worker, outcome): labels() is a locked lookup."""
+
+
 def _measure(job: Job, outcome: str, seconds: float) -> None:
-    JOBS.labels(job.queue, job.worker, outcome).inc()
-    DURATION.labels(job.queue, job.worker).observe(seconds)
+    key = (job.queue, job.worker, outcome)
+    children = _measures.get(key)
+    if children is None:
+        children = _measures[key] = (JOBS.labels(*key), DURATION.labels(job.queue, job.worker))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def _ack_for_result(job: Job, result: Any) -> Ack:
