@@ -30,6 +30,7 @@ from .metrics import Metrics, SourceMetrics
 from .observe import observe
 from .query import RECEIVER_TRACKS, InboxQuery
 from .recorder import Recorder
+from .retention import EventRetention
 
 log = structlog.get_logger("ingest")
 
@@ -53,9 +54,13 @@ def create_app(config: routing.RoutingConfig, waitpoint: Waitpoint, *,
     app[RECEIVER] = Receiver(config, waitpoint, inbox, metrics, body_limit, callbacks, recorder,
                              limits)
 
+    retention = EventRetention(waitpoint.pool, InboxQuery(waitpoint.schema), config)
+
     async def inbox_lifecycle(_app: web.Application) -> AsyncIterator[None]:
         inbox.start()
+        retention.start()
         yield
+        await retention.stop()
         await inbox.stop()
 
     app.cleanup_ctx.append(inbox_lifecycle)

@@ -72,6 +72,14 @@ class InboxQuery:
                                                    _signalled(row["signalled"])))
                 for row in rows]
 
+    async def prune_events(self, conn: Connectable, *, retentions: dict[str, float],
+                           default: float, batch: int) -> int | None:
+        """Delete up to `batch` events past their retention (seconds, per source, else
+        `default`); the number deleted, or None when another process is pruning."""
+        deleted: int = await conn.fetchval(self._sql["prune_events"], list(retentions),
+                                           list(retentions.values()), default, batch)
+        return None if deleted < 0 else deleted
+
     async def get_event(self, conn: Connectable, event_id: int) -> StoredEvent | None:
         row = await conn.fetchrow(self._sql["get_event"], event_id)
         if row is None:

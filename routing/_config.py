@@ -17,6 +17,7 @@ from ._errors import ConfigError, ConfigIssue, Path
 from ._expressions import Expression, ExpressionError, compile_expression, expression_problems
 from ._schema import (
     DEFAULT_BODY_LIMIT,
+    DEFAULT_EVENTS_RETENTION,
     PARAM,
     SOURCE_NAME,
     ConfigSpec,
@@ -59,8 +60,8 @@ class CompiledSource:
     redact_body_fields: frozenset[str] = frozenset()
     """Body fields (by name, at any depth) replaced by "[redacted]" in stored events and
     recordings: the source's `redact_body_fields` and its preset's secret fields."""
-    """The context variables its expressions read: evaluation converts only these to CEL
-    values, which is most of the cost of evaluating a callback."""
+    retention: float | None = None
+    """Seconds its events are kept; None: the config's events_retention."""
 
     @property
     def scheme(self) -> str:
@@ -78,6 +79,14 @@ class RoutingConfig:
     sources: dict[str, CompiledSource] = field(default_factory=dict)
     body_limit: int = DEFAULT_BODY_LIMIT
     callbacks: Any = None  # routing._schema.CallbacksSpec, or None
+    events_retention: float = DEFAULT_EVENTS_RETENTION
+    """Seconds a stored event is kept (a source's `retention` overrides it): a delivery id
+    is recognised as a duplicate for as long as its event is kept."""
+
+    def retentions(self) -> dict[str, float]:
+        """Each source's retention, in seconds."""
+        return {name: source.retention or self.events_retention
+                for name, source in self.sources.items()}
 
     def match(self, path: str) -> tuple[CompiledSource, dict[str, str]] | None:
         """The source serving a request path, with its path parameters."""
@@ -287,9 +296,11 @@ def _compile(spec: ConfigSpec, located: LocatedData,
             variables=_variables_read(delivery_id, routes),
             redact_body_fields=frozenset(source.redact_body_fields)
             | frozenset(PRESETS[source.verify.scheme].secret_body_fields),
+            retention=source.retention,
         )
     return RoutingConfig(file=filename, sources=sources, body_limit=spec.body_limit,
-                         callbacks=spec.callbacks), issues
+                         callbacks=spec.callbacks,
+                         events_retention=spec.events_retention), issues
 
 
 def _variables_read(delivery_id: Expression | None,

@@ -75,12 +75,38 @@ class RouteSpec(_Strict):
     signal: SignalSpec
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+DEFAULT_EVENTS_RETENTION = 30 * 86_400.0
+"""Seconds: how long a stored event (and so its delivery id's dedupe) is kept."""
+
+
+def _duration_seconds(value: Any) -> Any:
+    """30d, 12h, 90m, 45s, or a number of seconds."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        found = _DURATION.match(value)
+        if found:
+            return float(found[1]) * _UNITS[found[2]]
+        raise ValueError(f"expected a duration such as 30d, 12h, 90m or 45s, got {value!r}")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_duration_seconds), Field(ge=3600)]
+"""A retention: at least an hour (a shorter one would forget duplicates a provider still
+retries)."""
+
+
 class SourceSpec(_Strict):
     path: str
     verify: VerifySpec
     delivery_id: ExpressionText | None = None
     body: Literal["auto", "json", "form", "text"] = "auto"
     redact_body_fields: list[Annotated[str, Field(min_length=1)]] = []
+    retention: Duration | None = None
     routes: list[RouteSpec] = []
     # The path is checked by path_problem() on the raw config (routing._config), so that a
     # bad path is reported together with every other problem of its source.
@@ -112,4 +138,5 @@ class ConfigSpec(_Strict):
     version: Literal[1]
     sources: Annotated[dict[str, SourceSpec], Field(min_length=1)]
     body_limit: Annotated[int, Field(ge=1024, le=100 * 1024 * 1024)] = DEFAULT_BODY_LIMIT
+    events_retention: Duration = DEFAULT_EVENTS_RETENTION
     callbacks: CallbacksSpec | None = None

@@ -25,7 +25,7 @@ from ._metrics import SIGNALS_SENT
 from ._names import check_name
 from ._notifier import Notifier
 from ._producer import Producer
-from ._query import ProducerBeat, Query, QueueView
+from ._query import ProducerBeat, Query, QueueView, TableStats
 from ._settings import Settings, SettingsFields
 from ._signals import check_key
 from ._workflow import Workflow, WorkflowStatus, insert_workflow, status_from_rows
@@ -289,6 +289,10 @@ class Waitpoint:
             raise ValueError(f"limit: an integer of at least 1, got {limit!r}")
         await self.query.control_queue(self.pool, queue=queue, node=node, paused=None,
                                        limit=limit)
+
+    async def table_stats(self) -> list[TableStats]:
+        """Every table of the schema: estimated rows, size with indexes, oldest row."""
+        return await self.query.table_stats(self.pool)
 
     async def list_queues(self) -> list[QueueView]:
         """Every live producer: node, queue, limit, running, paused, available jobs."""

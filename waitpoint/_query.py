@@ -66,6 +66,16 @@ class ProducerBeat:
 
 
 @dataclass(frozen=True, slots=True)
+class TableStats:
+    """One table of `waitpoint stats`: rows are the planner's estimate."""
+
+    table: str
+    estimated_rows: int
+    total_bytes: int
+    oldest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueControl:
     """What a queue was told for one node; None: not set, the node's own settings hold."""
 
@@ -181,6 +191,11 @@ class Query:
         records = await conn.fetch(self._sql["ack_and_fetch_jobs"], queue, demand, node,
                                    str(producer), *ack_arrays(acks))
         return [Job.from_record(record) for record in records]
+
+    async def table_stats(self, conn: Connectable) -> list[TableStats]:
+        rows = await conn.fetch(self._sql["table_stats"])
+        return [TableStats(row["table_name"], row["estimated_rows"], row["total_bytes"],
+                           row["oldest"]) for row in rows]
 
     async def sample_queues(self, conn: Connectable) -> list[tuple[str, str, int]]:
         rows = await conn.fetch(self._sql["sample_queues"])

@@ -25,7 +25,7 @@ from ._instance import Waitpoint
 from ._job import Job
 from ._logging import configure_logging
 from ._metrics import serve_metrics as serve_metrics
-from ._query import QueueView
+from ._query import QueueView, TableStats
 from ._settings import Settings
 from ._settings import parse_queues as parse_queue_spec
 from ._workflow import WorkflowStatus
@@ -355,6 +355,40 @@ def queues_command(database_url: str | None, schema: str, as_json: bool) -> None
                    f"{'yes' if view.paused else 'no':>6} {view.available:>9}")
 
 
+@click.command("stats")
+@database_option
+@schema_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def stats_command(database_url: str | None, schema: str, as_json: bool) -> None:
+    """Each table of the schema: estimated rows, size (with indexes), oldest row."""
+
+    async def look_up() -> list[TableStats]:
+        async with Waitpoint.client(database_url, schema=schema) as wp:
+            return await wp.table_stats()
+
+    found = run(look_up())
+    if as_json:
+        for table in found:
+            click.echo(json.dumps({"table": table.table, "rows": table.estimated_rows,
+                                   "bytes": table.total_bytes,
+                                   "oldest": table.oldest.isoformat() if table.oldest
+                                   else None}))
+        return
+    click.echo(f"{'table':<18} {'rows (est.)':>12} {'size':>10}  oldest row")
+    for table in found:
+        oldest = f"{table.oldest:%Y-%m-%d %H:%M:%S}" if table.oldest else "-"
+        click.echo(f"{table.table:<18} {table.estimated_rows:>12} "
+                   f"{_size(table.total_bytes):>10}  {oldest}")
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} TB"
+
+
 @click.group("queue")
 def queue_group() -> None:
     """Pause, resume or scale a queue on every node, or on one (--node)."""
@@ -411,7 +445,7 @@ def queue_scale(database_url: str | None, schema: str, queue: str, limit: int,
 
 
 ENGINE_COMMANDS: tuple[click.Command, ...] = (migrate, work, jobs, signal_command, workflow,
-                                              queues_command, queue_group)
+                                              queues_command, queue_group, stats_command)
 SERVICE_COMMANDS = frozenset({"work", "serve", "up"})
 """Commands that keep running: they log at INFO by default, the others only warnings."""
 

@@ -170,3 +170,19 @@ async def test_named_signals_and_workflow_broadcasts_from_the_command_line(
     missing = waitpoint_cli("workflow", "broadcast", "999999", "approved", "--schema",
                             wp.schema, database_url=database_url)
     assert missing.returncode == 1 and "no workflow 999999" in missing.stderr
+
+
+async def test_stats_lists_every_table_with_rows_size_and_oldest_row(wp: Waitpoint,
+                                                                     database_url):
+    job = await Complete.enqueue({"value": 1})
+    await wait_for_state(wp, job.id, "completed")
+    await wp.pool.execute(f"ANALYZE {wp.schema}.jobs")
+    shown = waitpoint_cli("stats", "--json", "--schema", wp.schema, database_url=database_url)
+    assert shown.returncode == 0, shown.stderr
+    tables = {row["table"]: row for row in map(json.loads, shown.stdout.splitlines())}
+    assert {"jobs", "signals", "events", "workflows", "cron_slots"} <= set(tables)
+    assert tables["jobs"]["rows"] >= 1 and tables["jobs"]["bytes"] > 0
+    assert tables["jobs"]["oldest"] is not None
+    assert tables["events"]["oldest"] is None  # empty
+    text = waitpoint_cli("stats", "--schema", wp.schema, database_url=database_url)
+    assert "rows (est.)" in text.stdout and "jobs" in text.stdout
