@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 import routing
-from waitpoint import Waitpoint, codec, resolve_database_url
+from waitpoint import Settings, Waitpoint, codec, resolve_database_url
 from waitpoint.cli import (
     build_cli,
     database_option,
@@ -194,7 +194,10 @@ def serve(config_file: Path, database_url: str | None, schema: str, host: str, p
             command += ["--limit", f"{field.name}={getattr(limits, field.name)}"]
         sys.exit(run_processes(command, workers))
 
-    instance = Waitpoint.client(database_url, schema=schema)
+    # A client (no queues, no leadership), with WAITPOINT_* settings (e.g. WAITPOINT_POOLER
+    # and WAITPOINT_LISTEN_URL behind PgBouncer).
+    instance = Waitpoint(database_url, settings=Settings.from_env(), queues={}, peer=False,
+                         schema=schema)
     run(_run_receiver(config, instance, host, port, limits, reuse_port=reuse_port,
                       record_dir=record_dir))
 
@@ -227,8 +230,11 @@ def up(config_file: Path, database_url: str | None, schema: str, host: str, port
     if metrics_port is not None:
         serve_metrics(metrics_port)
     config = load_config(config_file)
-    run(migrate_database(database_url, schema, RECEIVER_TRACKS))
-    instance = Waitpoint(database_url, queues=parse_queues(queues), schema=schema)
+    settings = Settings.from_env()
+    # Migrations need a session: PostgreSQL itself, not a pooler (WAITPOINT_LISTEN_URL).
+    run(migrate_database(settings.listen_url or database_url, schema, RECEIVER_TRACKS))
+    instance = Waitpoint(database_url, settings=settings, queues=parse_queues(queues),
+                         schema=schema)
     run(_run_receiver(config, instance, host, port, limits))
 
 

@@ -111,12 +111,17 @@ class Waitpoint:
         pool = self._pool = await asyncpg.create_pool(
             self._database_url, min_size=1, max_size=settings.pool_size, reset=keep_session,
             server_settings={"application_name": f"waitpoint:{self.node}"},
+            **self._pool_options(),
         )
         try:
-            async with pool.acquire() as conn:
-                if settings.migrate:
-                    await migrate(conn, self.schema)
-                else:
+            if settings.migrate:  # a session (advisory lock): never through a pooler
+                direct = await asyncpg.connect(self._listen_url())
+                try:
+                    await migrate(direct, self.schema)
+                finally:
+                    await direct.close()
+            else:
+                async with pool.acquire() as conn:
                     await ensure_current(conn, self.schema, [ENGINE_TRACK])
             if self.queue_limits:
                 await self._start_node(pool)
@@ -132,19 +137,30 @@ class Waitpoint:
         log.info("waitpoint.started", node=self.node, schema=self.schema,
                  queues=self.queue_limits, leader=self.is_leader)
 
+    def _pool_options(self) -> dict[str, Any]:
+        """Behind a transaction-mode pooler, consecutive statements may run on different
+        server connections: no named prepared statements (asyncpg's cache)."""
+        return {"statement_cache_size": 0} if self.settings.pooler else {}
+
+    def _listen_url(self) -> str:
+        """Where LISTEN and migrations connect: they need a session of their own."""
+        url = self.settings.listen_url or self._database_url
+        assert url is not None
+        return url
+
     async def _start_node(self, pool: asyncpg.Pool) -> None:
         """The producers, their LISTEN connection and their heartbeat."""
         settings = self.settings
         assert self._database_url is not None
+        session = {"application_name": f"waitpoint:{self.node}:producers"}
+        if not settings.pooler:  # a pooler refuses (or drops) other startup settings
+            session["synchronous_commit"] = "on" if settings.synchronous_acks else "off"
         self._cycle_pool = await asyncpg.create_pool(
             self._database_url, min_size=1, max_size=len(self.queue_limits), reset=keep_session,
-            server_settings={
-                "application_name": f"waitpoint:{self.node}:producers",
-                "synchronous_commit": "on" if settings.synchronous_acks else "off",
-            },
+            server_settings=session, **self._pool_options(),
         )
         notifier = self._notifier = Notifier(
-            self._database_url,
+            self._listen_url(),
             {
                 self.query.channel("jobs"): self._on_jobs_available,
                 self.query.channel("signals"): self._on_signals,

@@ -34,6 +34,11 @@ class Settings:
         always fully durable. True makes claims and outcomes durable too.
     peer: take part in leadership (staging, rescuing, pruning); False for a client that
         only inserts, signals and inspects.
+    pooler: the database URL is a transaction-mode pooler (PgBouncer): no prepared
+        statement cache, no session settings (acks are then as durable as the database
+        or the pooler's user settings make them), and LISTEN and migrations go to
+        `listen_url`, which must reach PostgreSQL directly (they need a session).
+    listen_url: the direct URL for LISTEN (and migrations); default: the database URL.
     rescue_after: a node whose producers have not heartbeaten for this long is gone: the
         lifeline (every rescue_interval) makes its executing jobs available again. With
         the default 5 s heartbeat, four missed beats. A node that stops cleanly hands its
@@ -60,9 +65,15 @@ class Settings:
     shutdown_grace: float = 15.0
     peer: bool = True
     synchronous_acks: bool = False
+    pooler: bool = False
+    listen_url: str | None = None
 
     def __post_init__(self) -> None:
         check_schema(self.schema)
+        if self.pooler and not self.listen_url:
+            raise ValueError("pooler: LISTEN and migrations need a session, which a "
+                             "transaction-mode pooler does not keep: set listen_url to "
+                             "PostgreSQL itself")
         queues = dict(self.queues)
         for name, limit in queues.items():
             if not isinstance(name, str) or not name.strip():
@@ -142,6 +153,8 @@ class SettingsFields(TypedDict, total=False):
     metrics_interval: float
     shutdown_grace: float
     peer: bool
+    pooler: bool
+    listen_url: str | None
     synchronous_acks: bool
 
 
