@@ -233,8 +233,8 @@ def bench_job_ids() -> list[int]:
     return list(range(int(first), int(last) + 1))
 
 
-async def prepare_database(base: str) -> str:
-    url = await recreate_database(base, "bench_ingest")
+async def prepare_database(base: str, name: str = "bench_ingest") -> str:
+    url = await recreate_database(base, name)
     import asyncpg
 
     from ingest.query import RECEIVER_TRACKS
