@@ -58,3 +58,14 @@ def postgres_cpu() -> float:
         if name.startswith("postgres") and times is not None:
             total += times.user + times.system
     return total
+
+
+async def enqueue_waiting(url: str, count: int) -> list[int]:
+    """`count` jobs as await_signal() leaves them snoozed (suspended, meta.await set):
+    each signal then wakes its job in the ingest transaction, as in production."""
+    from waitpoint import Job, Waitpoint
+
+    async with Waitpoint.client(url) as wp:
+        return await wp.enqueue_many([Job(worker="bench.Waiting", state="suspended",
+                                          meta={"await": {"call": 1}})
+                                      for _ in range(count)], ids_only=True)

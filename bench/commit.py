@@ -24,7 +24,13 @@ import time
 
 import asyncpg
 import erlpack
-from _common import FLOOR_INSERT, FLOOR_SCHEMA, postgres_cpu, recreate_database
+from _common import (
+    FLOOR_INSERT,
+    FLOOR_SCHEMA,
+    enqueue_waiting,
+    postgres_cpu,
+    recreate_database,
+)
 
 PARTS = {
     # The statements of ingest_batch() one at a time, on the same kind of batch: what
@@ -71,7 +77,6 @@ def records(job_ids: list[int], tag: str) -> list:
 
 async def prepare(base: str) -> tuple[str, list[int]]:
     from ingest.query import RECEIVER_TRACKS
-    from waitpoint import Job, Waitpoint
     from waitpoint.schema import migrate
 
     url = await recreate_database(base, "bench_commit")
@@ -81,11 +86,7 @@ async def prepare(base: str) -> tuple[str, list[int]]:
         await conn.execute(FLOOR_SCHEMA)
     finally:
         await conn.close()
-    async with Waitpoint.client(url) as wp:
-        jobs = await wp.enqueue_many([Job(worker="bench.Waiting", state="suspended",
-                                          meta={"await": {"call": 1}})
-                                      for _ in range(WAITING_JOBS)])
-    return url, [job.id for job in jobs]
+    return url, await enqueue_waiting(url, WAITING_JOBS)
 
 
 async def measure(url: str, job_ids: list[int], batch: int, batches: int,

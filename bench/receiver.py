@@ -31,7 +31,14 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import FLOOR_INSERT, FLOOR_SCHEMA, free_port, postgres_cpu, recreate_database
+from _common import (
+    FLOOR_INSERT,
+    FLOOR_SCHEMA,
+    enqueue_waiting,
+    free_port,
+    postgres_cpu,
+    recreate_database,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_bench_" + "b" * 32
@@ -238,7 +245,6 @@ async def prepare_database(base: str, name: str = "bench_ingest") -> str:
     import asyncpg
 
     from ingest.query import RECEIVER_TRACKS
-    from waitpoint import Job, Waitpoint
     from waitpoint.schema import migrate
 
     conn = await asyncpg.connect(url)
@@ -246,13 +252,8 @@ async def prepare_database(base: str, name: str = "bench_ingest") -> str:
         await migrate(conn, "waitpoint", RECEIVER_TRACKS)
     finally:
         await conn.close()
-    async with Waitpoint.client(url) as wp:
-        # Waiting as await_signal leaves a snoozed job: each signal wakes its job (makes it
-        # available) in the ingest transaction, as in production.
-        jobs = await wp.enqueue_many([Job(worker="bench.Waiting", state="suspended",
-                                          meta={"await": {"call": 1}})
-                                      for _ in range(WAITING_JOBS)])
-    os.environ["BENCH_JOB_IDS"] = f"{jobs[0].id}-{jobs[-1].id}"
+    job_ids = await enqueue_waiting(url, WAITING_JOBS)
+    os.environ["BENCH_JOB_IDS"] = f"{job_ids[0]}-{job_ids[-1]}"
     return url
 
 
