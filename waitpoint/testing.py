@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
@@ -141,8 +142,6 @@ class _NoNotifier:
 
     @contextlib.contextmanager
     def waiter(self, job_id: int) -> Iterator[Any]:
-        import asyncio
-
         yield asyncio.Event()
 
 

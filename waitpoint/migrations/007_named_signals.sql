@@ -278,3 +278,8 @@ BEGIN
 END;
 $$;
 
+
+-- snooze_jobs() of 006 is replaced by snooze_named_jobs() before any release called it.
+-- (snooze_for_signal() of 002 stays for one release: nodes of the previous version still
+-- call it during a rolling upgrade.)
+DROP FUNCTION IF EXISTS {schema}.snooze_jobs(bigint[], integer[], text[], double precision[]);
