@@ -26,7 +26,7 @@ class Ack:
 @dataclass(frozen=True, slots=True)
 class SnoozeAck:
     """A job that entered a wait: await_signal() call `call` found no signal. Committed
-    with the producer's next cycle (snooze_jobs()); until then the job stays executing."""
+    with the producer's next cycle (Query.snooze_jobs); until then the job stays executing."""
 
     job_id: int
     call: int
