@@ -24,6 +24,7 @@ from . import handshakes
 from . import verify as verification
 from .callbacks import CallbackSigner
 from .context import RECEIVER, Receiver, ReceiverLimits, error_response
+from .delivery_counts import DeliveryCounts
 from .handlers import SourceRuntime, callback_handler, source_handler, subscription_handler
 from .inbox import Inbox
 from .metrics import Metrics, SourceMetrics
@@ -31,6 +32,7 @@ from .observe import observe
 from .query import RECEIVER_TRACKS, InboxQuery
 from .recorder import Recorder
 from .retention import EventRetention
+from .source_pauses import SourcePauses
 
 log = structlog.get_logger("ingest")
 
@@ -51,17 +53,25 @@ def create_app(config: routing.RoutingConfig, waitpoint: Waitpoint, *,
                   on_batch=metrics.batch_size.observe, max_pending=limits.max_pending,
                   commit_timeout=limits.commit_timeout)
     recorder = Recorder(record_dir) if record_dir is not None else None
-    app[RECEIVER] = Receiver(config, waitpoint, inbox, metrics, body_limit, callbacks, recorder,
-                             limits)
+    query = InboxQuery(waitpoint.schema)
+    counts = DeliveryCounts(waitpoint.pool, query)
+    pauses = SourcePauses(waitpoint.pool, query,
+                          waitpoint.settings.listen_url or waitpoint.database_url)
+    app[RECEIVER] = Receiver(config, waitpoint, inbox, metrics, counts, pauses, body_limit,
+                             callbacks, recorder, limits)
 
-    retention = EventRetention(waitpoint.pool, InboxQuery(waitpoint.schema), config)
+    retention = EventRetention(waitpoint.pool, query, config)
 
     async def inbox_lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        await pauses.start()
         inbox.start()
         retention.start()
+        counts.start()
         yield
         await retention.stop()
         await inbox.stop()
+        await counts.stop()
+        await pauses.stop()
 
     app.cleanup_ctx.append(inbox_lifecycle)
     keys = verification.KeyCache()  # provider keys (JWKS, Plaid), shared by this app's sources

@@ -5,6 +5,7 @@ track. The engine package imports neither routing nor ingest, so these live here
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import sys
@@ -16,7 +17,7 @@ from typing import Any
 import click
 
 import routing
-from waitpoint import Settings, Waitpoint, codec, resolve_database_url
+from waitpoint import Settings, Waitpoint, resolve_database_url
 from waitpoint.cli import (
     build_cli,
     database_option,
@@ -33,8 +34,9 @@ from waitpoint.cli import (
 from waitpoint.schema import ensure_current
 
 from . import verify as verification
+from .console import ConsoleAccess, ConsoleRefused, serve_console
 from .context import ReceiverLimits
-from .events import target_json
+from .deliveries import describe
 from .query import RECEIVER_TRACKS
 from .server import run_processes, self_command
 from .server import serve as serve_app
@@ -115,21 +117,6 @@ def route_command(file: Path, source_name: str | None, request_path: str | None,
         sys.exit(1)
 
 
-def describe(result: routing.Evaluation) -> dict[str, Any]:
-    """What the receiver would store, with payloads as the job will receive them."""
-    deliveries = []
-    for delivery in result.deliveries:
-        entry: dict[str, Any] = {"route": delivery.route, "target": target_json(delivery.target)}
-        try:
-            entry["payload"] = codec.decode(codec.encode(delivery.payload))
-        except (TypeError, ValueError) as error:
-            entry["payload_error"] = str(error)
-        deliveries.append(entry)
-    return {"outcome": result.outcome, "delivery_id": result.delivery_id,
-            "matched": list(result.matched), "deliveries": deliveries,
-            "errors": [error.as_dict() for error in result.errors]}
-
-
 config_option = click.option("--config", "config_file", required=True,
                              type=click.Path(dir_okay=False, path_type=Path),
                              help="Routing config (YAML).")
@@ -204,14 +191,76 @@ def serve(config_file: Path, database_url: str | None, schema: str, host: str, p
 
 async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host: str,
                         port: int, limits: ReceiverLimits, *, reuse_port: bool = False,
-                        record_dir: Path | None = None) -> None:
-    """Until SIGINT/SIGTERM: stop receiving first, then stop the engine."""
+                        record_dir: Path | None = None,
+                        console: ConsoleSite | None = None) -> None:
+    """Until SIGINT/SIGTERM: stop receiving (and the console) first, then the engine."""
     stop = stop_on_signals()
     async with instance:
         async with instance.pool.acquire() as conn:
             await ensure_current(conn, instance.schema, RECEIVER_TRACKS)
-        await serve_app(config, instance, host, port, stop, reuse_port=reuse_port,
-                        record_dir=record_dir, limits=limits)
+        serving = [serve_app(config, instance, host, port, stop, reuse_port=reuse_port,
+                             record_dir=record_dir, limits=limits)]
+        if console is not None:
+            serving.append(serve_console(config, instance, console.access, console.host,
+                                         console.port, stop))
+        await asyncio.gather(*serving)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsoleSite:
+    host: str
+    port: int
+    access: ConsoleAccess
+
+
+def console_site(host: str, port: int, read_only: bool, webhook_port: int | None) -> ConsoleSite:
+    """Where the console listens and who may use it; a usage error when it cannot start
+    safely (an exposed address without a password, the webhook port)."""
+    if port == webhook_port:
+        raise click.UsageError(f"the console needs a port of its own, not the webhook port "
+                               f"{port}")
+    try:
+        access = ConsoleAccess.from_env(host=host, port=port, read_only=read_only)
+    except ConsoleRefused as refusal:
+        raise click.UsageError(str(refusal)) from None
+    return ConsoleSite(host, port, access)
+
+
+console_host_option = click.option(
+    "--console-host", default="127.0.0.1", show_default=True,
+    help="Where --console-port listens; other than loopback needs WAITPOINT_CONSOLE_PASSWORD.")
+console_port_option = click.option(
+    "--console-port", type=int, default=None,
+    help="Serve the operator console on this port too (e.g. 8081).")
+
+
+@click.command("console")
+@click.option("--config", "config_file", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Routing config (YAML).")
+@database_option
+@schema_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Other than loopback needs WAITPOINT_CONSOLE_PASSWORD.")
+@click.option("--port", default=8081, show_default=True, type=int)
+@click.option("--read-only", is_flag=True, help="Show everything, allow no action.")
+def console_command(config_file: Path, database_url: str | None, schema: str, host: str,
+                    port: int, read_only: bool) -> None:
+    """Serve the operator console: deliveries, jobs, waits, workflows and sources, with
+    actions (cancel, retry, resume, signal, route again, pause a source). Password:
+    WAITPOINT_CONSOLE_PASSWORD (full) and WAITPOINT_CONSOLE_READONLY_PASSWORD."""
+    config = load_config(config_file)
+    site = console_site(host, port, read_only, webhook_port=None)
+    instance = Waitpoint(database_url, settings=Settings.from_env(), queues={}, peer=False,
+                         schema=schema)
+
+    async def run_console() -> None:
+        stop = stop_on_signals()
+        async with instance:
+            async with instance.pool.acquire() as conn:
+                await ensure_current(conn, instance.schema, RECEIVER_TRACKS)
+            await serve_console(config, instance, site.access, site.host, site.port, stop)
+
+    run(run_console())
 
 
 @click.command()
@@ -219,12 +268,17 @@ async def _run_receiver(config: routing.RoutingConfig, instance: Waitpoint, host
 @click.option("--import", "modules", multiple=True, help="Module defining your workers.")
 @queues_option
 @metrics_port_option
+@console_port_option
+@console_host_option
 def up(config_file: Path, database_url: str | None, schema: str, host: str, port: int,
        limits: ReceiverLimits, modules: tuple[str, ...], queues: str,
-       metrics_port: int | None) -> None:
+       metrics_port: int | None, console_port: int | None, console_host: str) -> None:
     """Migrate, receive webhooks and run workers, in one process (embedded PostgreSQL
     unless DATABASE_URL is set): the one-command developer setup. The receiver's metrics
-    are on its /metrics; --metrics-port serves the workers' too."""
+    are on its /metrics; --metrics-port serves the workers' too; --console-port serves
+    the operator console."""
+    console = (console_site(console_host, console_port, False, webhook_port=port)
+               if console_port is not None else None)
     sys.path.insert(0, ".")
     import_modules(modules)
     if metrics_port is not None:
@@ -235,7 +289,7 @@ def up(config_file: Path, database_url: str | None, schema: str, host: str, port
     run(migrate_database(settings.listen_url or database_url, schema, RECEIVER_TRACKS))
     instance = Waitpoint(database_url, settings=settings, queues=parse_queues(queues),
                          schema=schema)
-    run(_run_receiver(config, instance, host, port, limits))
+    run(_run_receiver(config, instance, host, port, limits, console=console))
 
 
 @click.command()
@@ -464,7 +518,8 @@ def _print_results(results: list[Any]) -> None:
     click.echo(f"{len(results)} replayed, {mismatched} differing from their expectation")
 
 
-main = build_cli([check_config, route_command, serve, up, record, replay, providers],
+main = build_cli([check_config, route_command, serve, up, console_command, record, replay,
+                  providers],
                  RECEIVER_TRACKS)
 
 if __name__ == "__main__":

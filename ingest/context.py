@@ -17,10 +17,12 @@ import routing
 from waitpoint import Waitpoint
 
 from .callbacks import CallbackSigner
+from .delivery_counts import DeliveryCounts
 from .inbox import Inbox
 from .metrics import Metrics, SourceMetrics
 from .recorder import Recorder
 from .responses import json_answer
+from .source_pauses import SourcePauses
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class Receiver:
     waitpoint: Waitpoint
     inbox: Inbox
     metrics: Metrics
+    counts: DeliveryCounts
+    pauses: SourcePauses
     body_limit: int
     callbacks: CallbackSigner | None
     recorder: Recorder | None = None

@@ -10,7 +10,7 @@ from typing import Any
 import routing
 from waitpoint import codec
 
-from .events import Delivery, Outcome
+from .events import Delivery, Outcome, target_json
 
 
 @dataclass(frozen=True)
@@ -42,3 +42,18 @@ def prepare(result: routing.Evaluation) -> Prepared:
     elif result.outcome == "routed" and not deliveries:
         outcome = "no_target"
     return Prepared(deliveries, errors, outcome, status)
+
+
+def describe(result: routing.Evaluation) -> dict[str, Any]:
+    """What the receiver would store, with payloads as the job will receive them."""
+    deliveries = []
+    for delivery in result.deliveries:
+        entry: dict[str, Any] = {"route": delivery.route, "target": target_json(delivery.target)}
+        try:
+            entry["payload"] = codec.decode(codec.encode(delivery.payload))
+        except (TypeError, ValueError) as error:
+            entry["payload_error"] = str(error)
+        deliveries.append(entry)
+    return {"outcome": result.outcome, "delivery_id": result.delivery_id,
+            "matched": list(result.matched), "deliveries": deliveries,
+            "errors": [error.as_dict() for error in result.errors]}

@@ -41,6 +41,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOG_BODIES = os.environ.get("WAITPOINT_LOG_BODIES") == "1"
 """Bodies are never logged unless this is switched on (WAITPOINT_LOG_BODIES=1), to debug
 a provider's payloads on a development machine."""
+PAUSED_RETRY_AFTER = 60
+"""Seconds a provider is asked to wait before sending to a paused source again."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ def source_handler(runtime: SourceRuntime) -> Handler:
         receiver = request.app[RECEIVER]
         handling = start_handling(request, source.name, metrics)
         metrics.received.inc()
+        if receiver.pauses.is_paused(source.name):
+            # Before the body is read: a paused source stores nothing, and the provider
+            # sends it again later.
+            raise Rejection(503, "paused", "this source is paused by an operator",
+                            retry_after=PAUSED_RETRY_AFTER)
         unsigned = handshakes.before_verification(source, request.query)
         if unsigned is not None:
             handling.outcome = "handshake"

@@ -57,6 +57,11 @@ async def _observed(request: web.Request, handler: Handler) -> web.StreamRespons
     handling.metrics.latency(status).observe(elapsed)
     if handling.reason is not None:
         handling.metrics.rejected(handling.reason).inc()
+    counts = request.app[RECEIVER].counts
+    if handling.outcome is not None:  # a payload_error is both: counted as an outcome
+        counts.outcome(handling.source, handling.outcome)
+    elif handling.reason is not None:
+        counts.rejected(handling.source, handling.reason)
     recorder = request.app[RECEIVER].recorder
     if recorder is not None and handling.recorded:
         await recorder.record(request, handling.source, status,

@@ -5,7 +5,7 @@ migration track (ingest/migrations/: the events table and the functions that wri
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,9 @@ INGEST_TRACK = MigrationTrack("ingest", "ingest")
 """Applied by `waitpoint migrate` after the engine's track (events build on jobs)."""
 
 RECEIVER_TRACKS = (INGEST_TRACK,)
+
+CountKey = tuple[datetime, str, str, str]
+"""(minute, source, kind, name) of the delivery counts: kind 'outcome' or 'rejected'."""
 
 
 def _signalled(text: str | None) -> tuple[Signalled, ...]:
@@ -108,3 +111,26 @@ class InboxQuery:
             storable_json(json.dumps([delivery.to_json() for delivery in record.deliveries])),
             record.outcome, storable_json(json.dumps(record.errors)), force)
         return None if signalled is None else _signalled(signalled)
+
+    async def add_delivery_counts(self, conn: Connectable,
+                                  counts: Mapping[CountKey, int]) -> None:
+        """Add counts per (minute, source, kind, name) to the shared table."""
+        minutes, sources, kinds, names = (list(column) for column in zip(*counts, strict=True))
+        await conn.execute(self._sql["add_delivery_counts"], minutes, sources, kinds, names,
+                           list(counts.values()))
+
+    async def prune_delivery_counts(self, conn: Connectable, *, older_than: float) -> None:
+        await conn.execute(self._sql["prune_delivery_counts"], older_than)
+
+    async def paused_sources(self, conn: Connectable) -> set[str]:
+        return {row["source"] for row in await conn.fetch(self._sql["paused_sources"])}
+
+    async def set_source_pause(self, conn: Connectable, *, source: str, who: str,
+                               pause: bool) -> bool:
+        """Pause or resume `source` for every receiver process; whether anything changed."""
+        changed: bool = await conn.fetchval(self._sql["set_source_pause"], source, who, pause)
+        return changed
+
+    def sources_channel(self) -> str:
+        """Where set_source_pause() announces a change: {"source": ..., "paused": ...}."""
+        return f"{self.schema}_sources"

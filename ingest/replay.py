@@ -25,7 +25,7 @@ from waitpoint import Waitpoint
 from . import verify as verification
 from .deliveries import prepare
 from .events import EventRecord, signals_reached
-from .query import InboxQuery
+from .query import EventToReplay, InboxQuery
 from .recording import Recording
 
 HOP_BY_HOP = frozenset({"host", "content-length", "transfer-encoding", "connection",
@@ -145,6 +145,15 @@ def parse_since(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def evaluate_stored(config: routing.RoutingConfig, event: EventToReplay) -> routing.Evaluation:
+    """What `config` makes of a stored event now (KeyError: no such source any more;
+    routing.BodyError: its body cannot be parsed)."""
+    compiled = config.sources[event.source]
+    return routing.evaluate(compiled, routing.Callback(
+        body=event.body, headers=event.headers, query=event.query,
+        params=compiled.match(event.path) or {}))
+
+
 async def replay_events(wp: Waitpoint, config: routing.RoutingConfig, *,
                         source: str | None = None, since: datetime | None = None,
                         outcome: str | None = None, ids: list[int] | None = None,
@@ -156,14 +165,11 @@ async def replay_events(wp: Waitpoint, config: routing.RoutingConfig, *,
     results = []
     for event in events:
         name = f"event {event.id} ({event.source} {event.delivery_id})"
-        compiled = config.sources.get(event.source)
-        if compiled is None:
+        if event.source not in config.sources:
             results.append(ReplayResult(name, 0, "no_source", 0, {}))
             continue
-        callback = routing.Callback(body=event.body, headers=event.headers, query=event.query,
-                                    params=compiled.match(event.path) or {})
         try:
-            evaluation = routing.evaluate(compiled, callback)
+            evaluation = evaluate_stored(config, event)
         except routing.BodyError:
             results.append(ReplayResult(name, 0, "malformed_body", 0, {}))
             continue

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grimp
 
+from ingest.console.query import ConsoleQuery
 from ingest.query import InboxQuery
 from waitpoint._query import Query
 from waitpoint.sql import read_sql_files
@@ -38,9 +39,23 @@ def test_every_private_module_is_in_the_import_contracts():
     assert private - forbidden == set()
 
 
+def test_only_the_command_line_imports_the_console():
+    """The console's contract names every other module of ingest: a new one is added to
+    it, or this fails."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (contract,) = [c for c in contracts["contracts"]
+                   if c.get("forbidden_modules") == ["ingest.console"]]
+    modules = {f"ingest.{path.stem}" for path in (ROOT / "ingest").glob("*.py")
+               if path.stem not in ("__init__", "cli")}
+    modules |= {f"ingest.{path.name}" for path in (ROOT / "ingest").iterdir()
+                if (path / "__init__.py").exists() and path.name != "console"}
+    assert modules <= set(contract["source_modules"])
+
+
 def test_every_sql_file_has_one_typed_method():
     for query, package, fragments in ((Query, "waitpoint", {"job_columns"}),
-                                      (InboxQuery, "ingest", set())):
+                                      (InboxQuery, "ingest", set()),
+                                      (ConsoleQuery, "ingest.console", set())):
         files = set(read_sql_files(package, "queries")) - fragments
         methods = {name for name, member in inspect.getmembers(query)
                    if inspect.iscoroutinefunction(member)}

@@ -1,0 +1,29 @@
+-- Deliveries, newest first: one page after cursor $1 (an id; keyset, no OFFSET). Every
+-- filter is optional (NULL). The candidates come in id order from an index (the primary
+-- key, events_source_id_idx, events_unusual_outcome_idx, or the unique (source,
+-- delivery_id) for a delivery id, looked up in each of the sources $3); at most $9 of them
+-- are examined, so a text search ($8, in the raw body) costs a bounded time per page and
+-- says how far it got.
+WITH candidates AS (
+  SELECT id FROM {schema}.events
+  WHERE id < $1
+    AND ($2::text IS NULL OR source = $2)
+    AND ($4::text IS NULL OR (source = ANY($3::text[]) AND delivery_id = $4))
+    AND ($5::text IS NULL OR outcome = $5)
+    AND ($6::timestamptz IS NULL OR received_at >= $6)
+    AND ($7::timestamptz IS NULL OR received_at < $7)
+  ORDER BY id DESC
+  LIMIT $9
+), matched AS (
+  SELECT e.id, e.source, e.delivery_id, e.received_at, e.outcome, e.replays,
+         octet_length(e.body) AS body_bytes, jsonb_array_length(e.signals) AS deliveries,
+         e.headers ->> 'content-type' AS content_type
+  FROM candidates c JOIN {schema}.events e ON e.id = c.id
+  WHERE $8::bytea IS NULL OR position($8::bytea IN e.body) > 0
+  ORDER BY e.id DESC
+  LIMIT $10
+)
+SELECT m.*, (SELECT min(id) FROM candidates) AS examined_to,
+       (SELECT count(*) FROM candidates) AS examined
+FROM (SELECT 1) AS one LEFT JOIN matched m ON true
+ORDER BY m.id DESC

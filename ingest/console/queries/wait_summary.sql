@@ -1,0 +1,7 @@
+-- Overview: how many jobs wait for a signal, since when the oldest waits, the nearest
+-- deadline (jobs_waiting_idx, engine migration 014).
+SELECT count(*) AS waiting,
+       min((meta -> 'await' ->> 'snoozed_at')::timestamptz) AS oldest_since,
+       min(scheduled_at) FILTER (WHERE state = 'scheduled') AS nearest_deadline
+FROM {schema}.jobs
+WHERE state IN ('scheduled', 'suspended') AND meta ? 'await'

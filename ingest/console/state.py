@@ -1,0 +1,118 @@
+"""What every console page shares (one AppKey), and the small helpers handlers use:
+rendering with the operator and CSRF token, reading filters, logging an action."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp_jinja2
+import asyncpg
+import structlog
+from aiohttp import web
+
+import routing
+from waitpoint import Waitpoint
+
+from ..query import InboxQuery
+from ..replay import parse_since
+from .access import ACCESS, OPERATOR, Operator
+from .query import NEWEST, ConsoleQuery
+
+log = structlog.get_logger("ingest.console")
+
+PAGE_SIZE = 50
+SEARCH_BOUND = 5000
+"""Candidates a filter no index serves (body text, worker, tag, args) reads per page."""
+
+
+@dataclass
+class Console:
+    config: routing.RoutingConfig
+    waitpoint: Waitpoint
+    pool: asyncpg.Pool
+    """The console's own few connections (statement timeout, custom plans): a slow page
+    can never take the receiver's or the workers' connections."""
+    query: ConsoleQuery
+    inbox: InboxQuery
+
+    @property
+    def sources(self) -> list[str]:
+        """The configured sources, and "callback" for per-job callback URLs."""
+        return [*self.config.sources, "callback"]
+
+
+CONSOLE = web.AppKey("console", Console)
+
+
+def console_of(request: web.Request) -> Console:
+    return request.app[CONSOLE]
+
+
+def operator_of(request: web.Request) -> Operator:
+    return request[OPERATOR]
+
+
+def page(request: web.Request, template: str, context: Mapping[str, Any], *,
+         status: int = 200) -> web.Response:
+    """A rendered page, with who is looking, whether they may act and the CSRF token."""
+    operator = operator_of(request)
+    return aiohttp_jinja2.render_template(template, request, {
+        **context,
+        "operator": operator,
+        "can_act": operator.can_act,
+        "csrf": request.app[ACCESS].csrf_token(operator),
+        "message": request.query.get("message"),
+        "path": request.path,
+        "raw": request.query,
+    }, status=status)
+
+
+def text_filter(request: web.Request, name: str) -> str | None:
+    value = request.query.get(name, "").strip()
+    return value or None
+
+
+def cursor(request: web.Request) -> int:
+    text = request.query.get("before", "")
+    if not text:
+        return NEWEST
+    if not text.isdigit():
+        raise web.HTTPBadRequest(text="before: expected an id")
+    return int(text)
+
+
+def time_filter(request: web.Request, name: str) -> datetime | None:
+    text = text_filter(request, name)
+    if text is None:
+        return None
+    try:
+        return parse_since(text)
+    except ValueError as error:
+        raise web.HTTPBadRequest(text=f"{name}: {error}") from None
+
+
+def path_id(request: web.Request, name: str = "id") -> int:
+    text = request.match_info[name]
+    if not text.isdigit():
+        raise web.HTTPNotFound()
+    return int(text)
+
+
+def acted(request: web.Request, action: str, **what: Any) -> None:
+    """The log line every action writes: who did what to which, and what it changed."""
+    log.info("console.action", who=operator_of(request).name, action=action, **what)
+
+
+def back_to(location: str, message: str) -> web.HTTPSeeOther:
+    """After an action: back to the page it was taken on, saying what happened."""
+    separator = "&" if "?" in location else "?"
+    return web.HTTPSeeOther(f"{location}{separator}message={quote(message)}")
+
+
+async def form_of(request: web.Request) -> Mapping[str, str]:
+    form = await request.post()
+    return {key: value for key, value in form.items() if isinstance(value, str)}

@@ -1,0 +1,27 @@
+"""Waiting: the jobs that wait for a signal (by key, by id, by name), how long they have
+waited and their deadline; and the keyed signals kept for jobs that do not wait yet."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from .query import NEWEST
+from .state import PAGE_SIZE, console_of, cursor, page
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/waiting", name="waiting")
+async def waiting(request: web.Request) -> web.Response:
+    console = console_of(request)
+    signals_before = request.query.get("signals_before", "")
+    async with console.pool.acquire() as conn:
+        jobs = await console.query.waiting_jobs(conn, cursor=cursor(request), size=PAGE_SIZE)
+        buffered = await console.query.buffered_signals(
+            conn, cursor=int(signals_before) if signals_before.isdigit() else NEWEST,
+            size=PAGE_SIZE)
+        summary = await console.query.wait_summary(conn)
+    return page(request, "waiting.html", {"jobs": jobs, "buffered": buffered,
+                                          "summary": summary, "now": datetime.now(UTC)})
