@@ -220,7 +220,7 @@ def console_site(host: str, port: int, read_only: bool, webhook_port: int | None
         raise click.UsageError(f"the console needs a port of its own, not the webhook port "
                                f"{port}")
     try:
-        access = ConsoleAccess.from_env(host=host, port=port, read_only=read_only)
+        access = ConsoleAccess.from_env(host=host, read_only=read_only)
     except ConsoleRefused as refusal:
         raise click.UsageError(str(refusal)) from None
     return ConsoleSite(host, port, access)

@@ -54,7 +54,7 @@ def is_loopback(host: str) -> bool:
 
 
 class ConsoleAccess:
-    def __init__(self, *, host: str, port: int, password: str | None = None,
+    def __init__(self, *, host: str, password: str | None = None,
                  read_only_password: str | None = None, read_only: bool = False) -> None:
         if not is_loopback(host) and not password:
             raise ConsoleRefused(
@@ -67,14 +67,11 @@ class ConsoleAccess:
         self._password = password.encode() if password else None
         self._read_only_password = read_only_password.encode() if read_only_password else None
         self._csrf_key = secrets.token_bytes(32)
-        self._local_hosts = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
-        if is_loopback(host):
-            self._local_hosts.add(f"{host}:{port}")
 
     @classmethod
-    def from_env(cls, *, host: str, port: int, read_only: bool,
+    def from_env(cls, *, host: str, read_only: bool,
                  env: Mapping[str, str] = os.environ) -> ConsoleAccess:
-        return cls(host=host, port=port, password=env.get(PASSWORD_ENV) or None,
+        return cls(host=host, password=env.get(PASSWORD_ENV) or None,
                    read_only_password=env.get(READONLY_PASSWORD_ENV) or None,
                    read_only=read_only)
 
@@ -86,7 +83,7 @@ class ConsoleAccess:
         """The operator of a request, or an HTTP error (401 without valid credentials,
         421 for a foreign Host on an open loopback console)."""
         if self._password is None:
-            if request.host not in self._local_hosts:
+            if not is_loopback(request.url.host or ""):
                 raise web.HTTPMisdirectedRequest(
                     text="this console answers to 127.0.0.1 and localhost only")
             return Operator("local", not self.read_only)

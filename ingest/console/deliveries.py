@@ -125,7 +125,7 @@ async def replay(request: web.Request) -> web.StreamResponse:
     if not results:
         raise web.HTTPNotFound(text=f"no event {event_id}")
     result = results[0]
-    acted(request, "replay", event=event_id, force=force, outcome=result.outcome,
+    acted(request, "replay", event_id=event_id, force=force, outcome=result.outcome,
           signals=result.signals)
     if result.outcome.startswith("skipped"):
         return page(request, "confirm_force.html", {"event_id": event_id})

@@ -186,8 +186,9 @@ async def job_signal(request: web.Request) -> web.StreamResponse:
     except (TypeError, ValueError) as error:
         raise web.HTTPBadRequest(text=f"signal: {error}") from None
     acted(request, "signal", job=job_id, name=name, reached=reached)
-    message = (f"signal sent to job {job_id}" + (" and it was woken" if reached else
-               ": it does not wait for it now; it is kept for its next wait"))
+    message = (f"signal sent to job {job_id}: it wakes now if it waits for it, else its next "
+               f"await takes it" if reached else
+               f"job {job_id} is finished (or gone): no signal was sent")
     raise back_to(f"/jobs/{job_id}", message)
 
 
