@@ -5,80 +5,19 @@ pages, the actions and what they change. (The browser tests are test_console_bro
 from __future__ import annotations
 
 import base64
-import json
 import re
-import textwrap
 
 import pytest
 import structlog
-from pydantic import TypeAdapter
 
-import routing
-from ingest.app import create_app
-from ingest.console import ConsoleAccess, ConsoleRefused, create_console_app
+from ingest.console import ConsoleAccess, ConsoleRefused
 from ingest.delivery_counts import DeliveryCounts
 from ingest.query import InboxQuery
-from ingest.verify import sign
-from routing.schemes import VerifySpec
 from waitpoint import Workflow
 
 from ..conftest import wait_for_state, wait_until
 from ..waitpoint.workers import ApprovalWorker, Complete, Voter
-
-SECRET = "partner-secret-0123456789abcdef"
-CONFIG = textwrap.dedent("""\
-    version: 1
-    sources:
-      partner:
-        path: /callbacks/partner/{job_id}
-        verify: {scheme: hmac, secrets: ["partner-secret-0123456789abcdef"], header: x-signature}
-        routes:
-          - name: decision
-            when: "has(body.decision)"
-            signal: {job: params.job_id, payload: {decision: body.decision}}
-      orders:
-        path: /orders
-        verify: {scheme: hmac, secrets: ["partner-secret-0123456789abcdef"], header: x-signature}
-        routes:
-          - name: by-order
-            signal: {key: "'order:' + string(body.order)"}
-    """)
-HMAC = TypeAdapter(VerifySpec).validate_python(
-    {"scheme": "hmac", "secrets": [SECRET], "header": "x-signature"})
-
-
-def signed(body: dict) -> tuple[bytes, dict[str, str]]:
-    raw = json.dumps(body).encode()
-    return raw, {"Content-Type": "application/json", **sign(HMAC, raw)}
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, "the page carries no CSRF token"
-    return found[1]
-
-
-@pytest.fixture
-async def stack(start_waitpoint, aiohttp_client):
-    """A worker node, the receiver and a console (access as given) on the test's schema."""
-
-    async def make(access: ConsoleAccess | None = None, queues=None):
-        wp = await start_waitpoint(queues=queues or {"approvals": 5, "default": 5})
-        config = routing.parse_config(CONFIG, "console.yaml", {})
-        receiver = await aiohttp_client(create_app(config, wp))
-        console = await aiohttp_client(create_console_app(
-            config, wp, access or ConsoleAccess(host="127.0.0.1")))
-        return wp, receiver, console
-
-    return make
-
-
-async def deliver(receiver, path: str, body: dict) -> dict:
-    raw, headers = signed(body)
-    response = await receiver.post(path, data=raw, headers=headers)
-    assert response.status == 200, await response.text()
-    return await response.json()
-
+from .console_stack import csrf_of, deliver, signed
 
 # --- who may do what ---------------------------------------------------------------------
 

@@ -1,0 +1,194 @@
+"""The console in a real browser: Playwright drives Debian's chromium (Playwright's own
+browser download cannot work on these machines, so the executable is given). A signed
+callback is followed from Deliveries to the job it resumed; a signal, a cancel and a retry
+are clicked; a source is paused; read-only and missing credentials are refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from ingest.console import ConsoleAccess
+from waitpoint import Workflow
+
+from ..conftest import wait_for_state, wait_until
+from ..waitpoint.workers import ApprovalWorker, Complete, Voter
+from .console_stack import deliver, signed
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+async def browser():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs it (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    async with playwright_api.async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        await launched.close()
+
+
+async def open_page(browser, console, **context_options):
+    context = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                        **context_options)
+    page = await context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the "are you sure?" confirmations
+    return page, str(console.make_url("")).rstrip("/")
+
+
+async def text_of(page, selector: str) -> str:
+    return (await page.locator(selector).inner_text()).strip()
+
+
+async def test_a_callback_is_followed_from_deliveries_to_the_job_it_resumed(stack, browser):
+    wp, receiver, console = await stack()
+    page, base = await open_page(browser, console)
+    job = await ApprovalWorker.enqueue({"user_id": 5, "wait_timeout": 0})
+    await wait_for_state(wp, job.id, "scheduled")
+    await page.goto(f"{base}/deliveries")
+    assert "No deliveries match" in await page.content()
+    answer = await deliver(receiver, f"/callbacks/partner/{job.id}", {"decision": "approved"})
+    event = answer["event_id"]
+
+    async def listed():
+        await page.reload()
+        return await page.locator(f'#deliveries a[href="/deliveries/{event}"]').count()
+
+    await wait_until(listed, timeout=10)
+    await page.click(f'#deliveries a[href="/deliveries/{event}"]')
+    await page.wait_for_url(f"**/deliveries/{event}")
+    assert "approved" in await text_of(page, "#body")
+    await page.click("#dry-run")
+    await page.wait_for_selector("#dry-run-panel")
+    assert "decision" in await text_of(page, "#dry-run-panel")
+    await page.click(f"#signals a.reached-job[href='/jobs/{job.id}']")
+    await page.wait_for_url(f"**/jobs/{job.id}")
+    await wait_for_state(wp, job.id, "completed")
+    await page.reload()
+    assert await text_of(page, "#job-state") == "completed"
+    assert f"delivery #{event}" in await text_of(page, "#job-signals")
+
+
+async def test_a_signal_sent_from_the_console_completes_the_waiting_job(stack, browser):
+    wp, _, console = await stack()
+    page, base = await open_page(browser, console)
+    job = await ApprovalWorker.enqueue({"user_id": 9, "wait_timeout": 0})
+    await wait_for_state(wp, job.id, "scheduled")
+    await page.goto(f"{base}/waiting")
+    await page.click(f'#waiting-jobs a[href="/jobs/{job.id}"]')
+    assert "a signal to this job" in await text_of(page, "#waits-for")
+    await page.fill("#signal-form textarea", '{"decision": "approved"}')
+    await page.click("#send-signal")
+    await page.wait_for_selector(".message")
+    assert "signal sent" in await text_of(page, ".message")
+    done = await wait_for_state(wp, job.id, "completed")
+    assert done.recorded == {"charged": 9}
+    await page.reload()
+    assert await text_of(page, "#job-state") == "completed"
+
+
+async def test_cancel_then_retry_from_the_job_page(stack, browser):
+    wp, _, console = await stack()
+    page, base = await open_page(browser, console)
+    job = await Complete.enqueue({}, schedule_in=3600)
+    await page.goto(f"{base}/jobs/{job.id}")
+    await page.click("#cancel")  # confirms through the dialog
+    await page.wait_for_selector(".message")
+    assert await text_of(page, "#job-state") == "cancelled"
+    assert (await wp.get_job(job.id)).state == "cancelled"
+    await page.click("#retry")
+    await page.wait_for_selector(".message")
+    await wait_for_state(wp, job.id, "completed")  # available again, and then it ran
+
+
+async def test_pausing_a_source_makes_the_receiver_answer_503(stack, browser):
+    _, receiver, console = await stack()
+    page, base = await open_page(browser, console)
+    await page.goto(f"{base}/sources")
+    await page.click("#pause-orders")
+    await page.wait_for_selector("#resume-orders")
+    raw, headers = signed({"order": 1})
+
+    async def refused():
+        return (await receiver.post("/orders", data=raw, headers=headers)).status == 503
+
+    await wait_until(refused, timeout=10)
+    await page.click("#resume-orders")
+    await page.wait_for_selector("#pause-orders")
+
+    async def accepted():
+        return (await receiver.post("/orders", data=raw, headers=headers)).status == 200
+
+    await wait_until(accepted, timeout=10)
+
+
+async def test_credentials_read_only_and_csrf_are_enforced_in_the_browser(stack, browser):
+    wp, _, console = await stack(ConsoleAccess(host="0.0.0.0", password="s3cret",
+                                               read_only_password="look"))
+    job = await Complete.enqueue({}, schedule_in=3600)
+    anonymous, base = await open_page(browser, console)
+    # (A headless browser turns the 401's password prompt into a navigation error.)
+    response = await anonymous.request.get(f"{base}/jobs/{job.id}")
+    assert response.status == 401
+    assert response.headers["www-authenticate"].startswith("Basic")
+    looker, _ = await open_page(browser, console,
+                                http_credentials={"username": "ann", "password": "look"})
+    response = await looker.goto(f"{base}/jobs/{job.id}")
+    assert response.status == 200
+    assert await looker.locator("#cancel").count() == 0
+    token = json.loads(await looker.get_attribute("body", "hx-headers"))["X-CSRF-Token"]
+    refused = await looker.request.post(f"{base}/jobs/{job.id}/cancel", form={"csrf": token})
+    assert refused.status == 403
+    operator, _ = await open_page(browser, console,
+                                  http_credentials={"username": "ops", "password": "s3cret"})
+    await operator.goto(f"{base}/jobs/{job.id}")
+    forged = await operator.request.post(f"{base}/jobs/{job.id}/cancel", form={"x": "1"})
+    assert forged.status == 403
+    assert (await wp.get_job(job.id)).state == "scheduled"
+    await operator.click("#cancel")
+    await operator.wait_for_selector(".message")
+    assert (await wp.get_job(job.id)).state == "cancelled"
+
+
+async def test_the_workflow_graph_expands_and_signals_a_step(stack, browser):
+    wp, _, console = await stack()
+    page, base = await open_page(browser, console)
+    workflow = (Workflow(name="release").add("approve", Voter.new({"wait_timeout": 0}))
+                .add("ship", Complete.new({}), deps=["approve"]))
+    jobs = await wp.enqueue_many(workflow)
+    await wait_for_state(wp, jobs[0].id, "suspended")
+    await page.goto(f"{base}/workflows")
+    await page.click(f'#workflows a[href="/workflows/{jobs[0].workflow_id}"]')
+    approve = page.locator(f"#node-step-{jobs[0].id}")
+    ship = page.locator(f"#node-step-{jobs[1].id}")
+    assert (await approve.bounding_box())["x"] < (await ship.bounding_box())["x"]
+    await page.select_option("select[name=step]", "approve")
+    await page.fill("form[action$='/signal'] textarea", '"go"')
+    await page.click("#signal-step")
+    await page.wait_for_selector(".message")
+    await wait_for_state(wp, jobs[1].id, "completed")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_pages_fit_a_narrow_window_in_both_themes(stack, browser, scheme):
+    _, receiver, console = await stack()
+    await deliver(receiver, "/orders", {"order": 3})
+    context = await browser.new_context(viewport={"width": 390, "height": 800},
+                                        color_scheme=scheme)
+    page = await context.new_page()
+    base = str(console.make_url("")).rstrip("/")
+    for path in ("/", "/deliveries", "/jobs", "/waiting", "/workflows", "/sources"):
+        await page.goto(base + path)
+        overflow = await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{path} scrolls sideways at 390 px"
+    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    dark = background == "rgb(17, 20, 24)"
+    assert dark == (scheme == "dark")
