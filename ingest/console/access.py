@@ -20,6 +20,7 @@ import hmac
 import ipaddress
 import os
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 
@@ -148,12 +149,15 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             token = value if isinstance(value, str) else None
         if not access.check_csrf(operator, token):
             return _refusal(403, "missing or stale CSRF token: reload the page and try again")
+    started = time.perf_counter()
     try:
         response = await handler(request)
     except web.HTTPException as answer:
         _secure(answer.headers)
         raise
     _secure(response.headers)
+    # The page's own time, for the browser's network panel and bench/console.py.
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
     return response
 
 
