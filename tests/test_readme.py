@@ -76,8 +76,8 @@ def _free(port: int) -> bool:
 async def test_the_walkthrough_runs_as_written(database_url):
     """./scripts/run's receiver and workers, then the README's commands from a second
     shell, on a fresh default schema (job 1) of the test database."""
-    if not _free(8080):
-        pytest.skip("port 8080 is taken on this machine; the walkthrough needs it")
+    if not (_free(8080) and _free(8081)):
+        pytest.skip("port 8080 or 8081 is taken on this machine; the walkthrough needs both")
     conn = await asyncpg.connect(database_url)
     await conn.execute("DROP SCHEMA IF EXISTS waitpoint CASCADE")
     await conn.close()
@@ -108,6 +108,11 @@ async def test_the_walkthrough_runs_as_written(database_url):
             return re.search(r"\b1\s+completed\b", listing.stdout) is not None
 
         await wait_until(completed, timeout=30, message="job 1 to complete")
+        # The console the README promises at 8081 shows the delivery and the job.
+        deliveries = run("curl -sf localhost:8081/deliveries", env=env).stdout
+        assert 'href="/deliveries/1"' in deliveries, deliveries[:500]
+        job = run("curl -sf localhost:8081/jobs/1", env=env).stdout
+        assert "completed" in job and 'href="/deliveries/1"' in job
     finally:
         server.terminate()
         server.wait(30)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import structlog
@@ -138,6 +139,21 @@ async def test_deliveries_filter_and_page_by_keyset(stack):
     text = await (await console.get("/deliveries?text=%22n42%22")).text()
     assert re.findall(r'href="/deliveries/(\d+)"', text) == [str(ids[42])]
     bad = await console.get("/deliveries?outcome=nonsense")
+    assert bad.status == 400
+
+
+async def test_a_time_range_lists_only_the_events_received_in_it(stack, db, schema):
+    _, receiver, console = await stack()
+    ids = [(await deliver(receiver, "/orders", {"order": n}))["event_id"] for n in range(6)]
+    for age, event in enumerate(reversed(ids)):  # one a day, the newest today
+        await db.execute(f"UPDATE {schema}.events SET received_at = now() - "
+                         f"make_interval(days => $1) WHERE id = $2", age, event)
+    until = (datetime.now(UTC) - timedelta(days=2) + timedelta(hours=1)).isoformat()
+    page = await (await console.get("/deliveries", params={"since": "4d",
+                                                           "until": until})).text()
+    listed = [int(i) for i in re.findall(r'href="/deliveries/(\d+)"', page)]
+    assert listed == [ids[-3], ids[-4]]  # received two and three days ago
+    bad = await console.get("/deliveries", params={"since": "yesterday"})
     assert bad.status == 400
 
 

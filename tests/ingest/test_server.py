@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -113,3 +114,51 @@ async def test_serve_starts_again_a_process_that_dies(start_waitpoint, database_
         stderr = stop(process)
     assert process.returncode == 0, stderr
     assert "serve.process_died" in stderr and "serve.process_restarted" in stderr
+
+
+async def test_waitpoint_console_serves_with_a_password_and_read_only(start_waitpoint,
+                                                                      database_url, schema):
+    await start_waitpoint(queues={})  # migrated
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", "console", "--config", "config/example.yaml",
+         "--database-url", database_url, "--schema", schema, "--host", "0.0.0.0",
+         "--port", str(port), "--read-only"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "WAITPOINT_CONSOLE_PASSWORD": "s3cret"})
+    url = f"http://127.0.0.1:{port}"
+
+    async def status(path: str, **options) -> int:
+        try:
+            async with aiohttp.ClientSession() as session, \
+                    session.request(options.pop("method", "GET"), url + path,
+                                    **options) as response:
+                return response.status
+        except aiohttp.ClientError:
+            return 0
+
+    try:
+        await wait_until(lambda: _is(status("/"), 401), timeout=30, message="the console")
+        auth = {"Authorization": "Basic " + base64.b64encode(b"ops:s3cret").decode()}
+        assert await status("/sources", headers=auth) == 200
+        assert await status("/sources/demo/pause", method="POST", headers=auth) == 403
+    finally:
+        stderr = stop(process)
+    assert process.returncode == 0, stderr
+
+
+async def _is(status, wanted: int) -> bool:
+    return await status == wanted
+
+
+def test_the_console_refuses_an_exposed_address_without_a_password_and_the_webhook_port():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAITPOINT_CONSOLE")}
+    exposed = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "console", "--config", "config/example.yaml",
+         "--host", "0.0.0.0"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert exposed.returncode == 2 and "WAITPOINT_CONSOLE_PASSWORD" in exposed.stderr
+    same_port = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "up", "--config", "config/example.yaml",
+         "--port", "8090", "--console-port", "8090"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert same_port.returncode == 2 and "not the webhook port" in same_port.stderr
