@@ -148,6 +148,9 @@ class ConsoleQuery:
     async def workflow_steps(self, conn: Connectable, workflow_id: int) -> list[Row]:
         return list(await conn.fetch(self._sql["workflow_steps"], workflow_id))
 
+    async def step_names(self, conn: Connectable, workflow_id: int) -> list[str]:
+        return [row["name"] for row in await conn.fetch(self._sql["step_names"], workflow_id)]
+
     # sources ------------------------------------------------------------------------------
 
     async def source_activity(self, conn: Connectable, sources: Sequence[str]) -> list[Row]:

@@ -66,8 +66,9 @@ async def _graph(request: web.Request, workflow_id: int) -> dict[str, Any]:
         if row is None:
             raise web.HTTPNotFound(text=f"no workflow {workflow_id}")
         steps = await console.query.workflow_steps(conn, workflow_id)
+        names = await console.query.step_names(conn, workflow_id)
     return {"workflow": row, "progress": progress(row), "layers": dependency_layers(steps),
-            "steps": [s["name"] for s in steps if s["kind"] == "step"]}
+            "steps": names}
 
 
 @routes.get("/workflows/{id}", name="workflow")

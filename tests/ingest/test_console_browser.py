@@ -160,20 +160,30 @@ async def test_credentials_read_only_and_csrf_are_enforced_in_the_browser(stack,
 async def test_the_workflow_graph_expands_and_signals_a_step(stack, browser):
     wp, _, console = await stack()
     page, base = await open_page(browser, console)
+    checks = Workflow().add("lint", Voter.new({"wait_timeout": 0}))
     workflow = (Workflow(name="release").add("approve", Voter.new({"wait_timeout": 0}))
-                .add("ship", Complete.new({}), deps=["approve"]))
+                .add_workflow("checks", checks)
+                .add("ship", Complete.new({}), deps=["approve", "checks"]))
     jobs = await wp.enqueue_many(workflow)
-    await wait_for_state(wp, jobs[0].id, "suspended")
+    by_step = {job.step: job for job in jobs}
+    await wait_for_state(wp, by_step["approve"].id, "suspended")
     await page.goto(f"{base}/workflows")
-    await page.click(f'#workflows a[href="/workflows/{jobs[0].workflow_id}"]')
-    approve = page.locator(f"#node-step-{jobs[0].id}")
-    ship = page.locator(f"#node-step-{jobs[1].id}")
+    await page.click(f'#workflows a[href="/workflows/{by_step["approve"].workflow_id}"]')
+    approve = page.locator(f"#node-step-{by_step['approve'].id}")
+    ship = page.locator(f"#node-step-{by_step['ship'].id}")
     assert (await approve.bounding_box())["x"] < (await ship.bounding_box())["x"]
-    await page.select_option("select[name=step]", "approve")
-    await page.fill("form[action$='/signal'] textarea", '"go"')
-    await page.click("#signal-step")
-    await page.wait_for_selector(".message")
-    await wait_for_state(wp, jobs[1].id, "completed")
+    # The sub-workflow opens in place, its step linked to its job.
+    await page.click("details > summary")
+    lint = page.locator(f"#node-step-{by_step['lint'].id} a")
+    await lint.wait_for()
+    assert await lint.get_attribute("href") == f"/jobs/{by_step['lint'].id}"
+    for step in ("approve", "checks/lint"):
+        await page.select_option("select[name=step]", step)
+        await page.fill("form[action$='/signal'] textarea", '"go"')
+        await page.click("#signal-step")
+        await page.wait_for_selector(".message")
+        assert "1 job(s) reached" in await text_of(page, ".message")
+    await wait_for_state(wp, by_step["ship"].id, "completed")
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
