@@ -9,6 +9,7 @@ Otherwise the pooler test is skipped, saying why.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,9 +23,10 @@ import pytest
 
 import routing
 from ingest.app import create_app
+from ingest.console import ConsoleAccess, create_console_app
 from waitpoint import Waitpoint
 
-from .conftest import wait_for_state
+from .conftest import wait_for_state, wait_until
 from .ingest.test_server import free_port
 from .waitpoint.workers import Complete, SoloWaiter
 
@@ -122,6 +124,19 @@ async def test_ingest_signals_and_workers_through_a_transaction_pooler(
         assert answer.status == 200, await answer.text()
         done = await wait_for_state(wp, waiting.id, "completed")
         assert done.recorded == {"decision": "approved"}
+        # The console's pages and a source pause, through the pooler too.
+        console = await aiohttp_client(create_console_app(
+            config, wp, ConsoleAccess(host="127.0.0.1")))
+        for path in ("/", "/deliveries", f"/jobs/{waiting.id}", "/waiting", "/sources"):
+            page = await console.get(path)
+            assert page.status == 200, (path, await page.text())
+        token = re.search(r'name="csrf" value="(\w+)"', await page.text())[1]
+        await console.post("/sources/demo/pause", data={"csrf": token})
+
+        async def refused():
+            return (await client.post("/demo/1", json={})).status == 503
+
+        await wait_until(refused, timeout=10)
 
 
 def test_a_pooler_without_a_direct_url_is_refused():
