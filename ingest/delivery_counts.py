@@ -9,7 +9,6 @@ its counts for the next one (up to a bound, so an outage cannot grow memory).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 
+from .periodic import Periodic
 from .query import CountKey, InboxQuery
 
 log = structlog.get_logger("ingest.counts")
@@ -40,7 +40,7 @@ class DeliveryCounts:
         self.query = query
         self.interval = interval
         self._counts: Counter[CountKey] = Counter()
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("counts", interval, self.flush)
         self._flushes = 0
 
     def outcome(self, source: str, outcome: str) -> None:
@@ -50,13 +50,11 @@ class DeliveryCounts:
         self._counts[(_minute(time.time()), source, "rejected", reason)] += 1
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ingest-delivery-counts")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop, with a last flush of what was counted."""
+        await self._periodic.stop()
         with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             await self.flush()
 
@@ -74,11 +72,3 @@ class DeliveryCounts:
         self._flushes += 1
         if self._flushes % 720 == 1:  # about hourly at the default interval
             await self.query.prune_delivery_counts(self.pool, older_than=KEPT_DAYS * 86400)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.flush()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("counts.flush_failed", error=str(error))

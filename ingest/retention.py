@@ -9,8 +9,6 @@ is worked off over several passes rather than in one long statement.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 
 import asyncpg
@@ -18,6 +16,7 @@ import structlog
 
 import routing
 
+from .periodic import Periodic
 from .query import InboxQuery
 
 log = structlog.get_logger("ingest.retention")
@@ -34,16 +33,13 @@ class EventRetention:
         self.query = query
         self.config = config
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("retention", interval, self.run_once, first_at_start=True)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ingest-retention")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()
 
     async def run_once(self) -> int:
         """One pass; the number of events deleted."""
@@ -62,11 +58,3 @@ class EventRetention:
             log.info("retention.pruned", events=deleted,
                      seconds=round(time.monotonic() - started, 3))
         return deleted
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("retention.failed", error=str(error))
-            await asyncio.sleep(self.interval)

@@ -20,6 +20,7 @@ import structlog
 
 from waitpoint.listen import Notifier
 
+from .periodic import Periodic
 from .query import InboxQuery
 
 log = structlog.get_logger("ingest.pauses")
@@ -35,6 +36,7 @@ class SourcePauses:
         self._notifier = Notifier(listen_url, {query.sources_channel(): self._on_change},
                                   on_reconnect=self._reload_soon)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._periodic = Periodic("pauses", RELOAD_INTERVAL, self.reload)
 
     def is_paused(self, source: str) -> bool:
         return source in self.paused
@@ -42,9 +44,10 @@ class SourcePauses:
     async def start(self) -> None:
         await self._notifier.start()
         await self.reload()  # after LISTEN: a change made in between is not missed
-        self._spawn(self._reload_every(RELOAD_INTERVAL))
+        self._periodic.start()
 
     async def stop(self) -> None:
+        await self._periodic.stop()
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -71,11 +74,6 @@ class SourcePauses:
             await self.reload()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("sources.reload_failed", error=str(error))
-
-    async def _reload_every(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            await self._reload_logged()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import structlog
 
+import routing
+from ingest.app import create_app
 from ingest.console import ConsoleAccess, ConsoleRefused
 from ingest.delivery_counts import DeliveryCounts
 from ingest.query import InboxQuery
@@ -18,7 +20,7 @@ from waitpoint import Workflow
 
 from ..conftest import wait_for_state, wait_until
 from ..waitpoint.workers import ApprovalWorker, Complete, Voter
-from .console_stack import csrf_of, deliver, signed
+from .console_stack import CONFIG, csrf_of, deliver, signed
 
 # --- who may do what ---------------------------------------------------------------------
 
@@ -243,6 +245,17 @@ async def test_a_paused_source_answers_503_and_stores_nothing_until_resumed(stac
         return response.status == 200
 
     await wait_until(accepted, timeout=10)
+
+
+async def test_a_receiver_started_after_a_pause_refuses_at_once(stack, start_waitpoint,
+                                                                 aiohttp_client, schema):
+    wp, _, console = await stack()
+    token = csrf_of(await (await console.get("/sources")).text())
+    await console.post("/sources/orders/pause", data={"csrf": token})
+    config = routing.parse_config(CONFIG, "console.yaml", {})
+    late = await aiohttp_client(create_app(config, wp))  # reads the pauses as it starts
+    raw, headers = signed({"order": 1})
+    assert (await late.post("/orders", data=raw, headers=headers)).status == 503
 
 
 # --- jobs, waiting, workflows -------------------------------------------------------------
