@@ -166,3 +166,47 @@ def dependency_layers(rows: Sequence[Mapping[str, Any]]) -> list[list[Node]]:
     for name, node in nodes.items():
         layers[depth[name]].append(node)
     return [sorted(layer, key=lambda n: n.id) for layer in layers]
+
+
+@dataclass(frozen=True)
+class Box:
+    node: Node
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class GraphLayout:
+    """Where each node's box and each dependency's arrow go, in SVG units."""
+
+    boxes: list[Box]
+    edges: list[str]
+    width: float
+    height: float
+    box_width: float = 190
+    box_height: float = 44
+
+
+def graph_layout(layers: list[list[Node]]) -> GraphLayout:
+    """Boxes in columns (one per layer), an arrow from each dependency's right edge to its
+    dependant's left edge (a cubic curve, as an SVG path)."""
+    box_width, box_height, column_gap, row_gap, margin = 190.0, 44.0, 70.0, 14.0, 4.0
+    boxes: dict[str, Box] = {}
+    for column, layer in enumerate(layers):
+        for row, node in enumerate(layer):
+            boxes[node.name] = Box(node, margin + column * (box_width + column_gap),
+                                   margin + row * (box_height + row_gap))
+    edges = []
+    for box in boxes.values():
+        for dep in box.node.deps:
+            start = boxes.get(dep)
+            if start is None:
+                continue
+            x1, y1 = start.x + box_width, start.y + box_height / 2
+            x2, y2 = box.x, box.y + box_height / 2
+            bend = (x2 - x1) / 2
+            edges.append(f"M{x1:g},{y1:g} C{x1 + bend:g},{y1:g} {x2 - bend:g},{y2:g} {x2:g},{y2:g}")
+    tallest = max((len(layer) for layer in layers), default=0)
+    width = 2 * margin + len(layers) * box_width + max(len(layers) - 1, 0) * column_gap
+    height = 2 * margin + tallest * box_height + max(tallest - 1, 0) * row_gap
+    return GraphLayout(list(boxes.values()), edges, width, height, box_width, box_height)

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from .jobs import parse_payload
-from .present import dependency_layers
+from .present import dependency_layers, graph_layout
 from .query import Row
 from .state import (
     PAGE_SIZE,
@@ -67,8 +67,8 @@ async def _graph(request: web.Request, workflow_id: int) -> dict[str, Any]:
             raise web.HTTPNotFound(text=f"no workflow {workflow_id}")
         steps = await console.query.workflow_steps(conn, workflow_id)
         names = await console.query.step_names(conn, workflow_id)
-    return {"workflow": row, "progress": progress(row), "layers": dependency_layers(steps),
-            "steps": names}
+    return {"workflow": row, "progress": progress(row),
+            "layout": graph_layout(dependency_layers(steps)), "steps": names}
 
 
 @routes.get("/workflows/{id}", name="workflow")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from ingest.console.present import (
     dependency_layers,
+    graph_layout,
     minute_chart,
     show_body,
     show_payload,
@@ -70,3 +71,15 @@ def test_a_node_sits_right_of_the_furthest_node_it_depends_on():
     layers = [[node.name for node in layer] for layer in dependency_layers(rows)]
     assert layers == [["a", "lost"], ["b", "c", "sub"], ["d"], ["e"]]
     assert dependency_layers([]) == []
+
+
+def test_the_graph_draws_one_arrow_per_dependency_inside_the_workflow():
+    rows = [step("a", node_id=1), step("b", ["a"], node_id=2), step("c", ["a"], node_id=3),
+            step("d", ["b", "c", "../outside"], node_id=4)]
+    layout = graph_layout(dependency_layers(rows))
+    assert len(layout.edges) == 4  # a->b, a->c, b->d, c->d; "../outside" is not drawn
+    at = {box.node.name: (box.x, box.y) for box in layout.boxes}
+    assert at["a"][0] < at["b"][0] == at["c"][0] < at["d"][0]
+    assert at["b"][1] < at["c"][1]
+    assert layout.width >= at["d"][0] + layout.box_width
+    assert graph_layout([]).boxes == []

@@ -1,12 +1,15 @@
--- A workflow's steps (jobs_workflow_step_idx) and its sub-workflows, for the graph.
+-- A workflow's steps (jobs_workflow_step_idx) and its sub-workflows, for the graph. A
+-- sub-workflow's dependencies are those of its first steps, written "../step".
 SELECT 'step' AS kind, id, step AS name, state::text AS state, worker, deps,
        NULL::integer AS done, NULL::integer AS total
 FROM {schema}.jobs WHERE workflow_id = $1
 UNION ALL
-SELECT 'workflow', id, name,
-       CASE WHEN finished_at IS NOT NULL THEN 'finished' ELSE 'running' END, NULL, NULL,
-       completed + discarded + cancelled,
-       available + scheduled + suspended + executing + retryable + completed + discarded
-         + cancelled
-FROM {schema}.workflows WHERE parent_id = $1
+SELECT 'workflow', w.id, w.name,
+       CASE WHEN w.finished_at IS NOT NULL THEN 'finished' ELSE 'running' END, NULL,
+       ARRAY(SELECT DISTINCT substr(d, 4) FROM {schema}.jobs j, unnest(j.deps) AS d
+             WHERE j.workflow_id = w.id AND d LIKE '../%'),
+       w.completed + w.discarded + w.cancelled,
+       w.available + w.scheduled + w.suspended + w.executing + w.retryable + w.completed
+         + w.discarded + w.cancelled
+FROM {schema}.workflows w WHERE w.parent_id = $1
 ORDER BY 2
