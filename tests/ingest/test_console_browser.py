@@ -57,11 +57,8 @@ async def test_a_callback_is_followed_from_deliveries_to_the_job_it_resumed(stac
     answer = await deliver(receiver, f"/callbacks/partner/{job.id}", {"decision": "approved"})
     event = answer["event_id"]
 
-    async def listed():
-        await page.reload()
-        return await page.locator(f'#deliveries a[href="/deliveries/{event}"]').count()
-
-    await wait_until(listed, timeout=10)
+    # The first page follows new deliveries by itself (htmx, every 5 s): no reload.
+    await page.wait_for_selector(f'#deliveries a[href="/deliveries/{event}"]', timeout=15_000)
     await page.click(f'#deliveries a[href="/deliveries/{event}"]')
     await page.wait_for_url(f"**/deliveries/{event}")
     assert "approved" in await text_of(page, "#body")
