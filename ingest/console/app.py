@@ -24,7 +24,7 @@ from . import deliveries, jobs, overview, sources, waiting, workflows
 from .access import ACCESS, ConsoleAccess, guard
 from .present import ago, moment, pretty_json, span
 from .query import ConsoleQuery
-from .state import CONSOLE, Console
+from .state import CONSOLE, Console, error_pages
 
 log = structlog.get_logger("ingest.console")
 
@@ -51,7 +51,7 @@ async def console_pool(waitpoint: Waitpoint) -> asyncpg.Pool:
 def create_console_app(config: routing.RoutingConfig, waitpoint: Waitpoint,
                        access: ConsoleAccess) -> web.Application:
     """The console for `config`'s sources over `waitpoint` (started)."""
-    app = web.Application(middlewares=[guard])
+    app = web.Application(middlewares=[guard, error_pages])
     app[ACCESS] = access
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("ingest.console", "templates"),

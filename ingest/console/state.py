@@ -116,3 +116,17 @@ def back_to(location: str, message: str) -> web.HTTPSeeOther:
 async def form_of(request: web.Request) -> Mapping[str, str]:
     form = await request.post()
     return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A refusal a handler raised (a bad filter, an unknown id, a payload that is not JSON)
+    as a page of the console that says what was wrong, for a browser; as it is otherwise."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as error:
+        if error.status < 400 or "text/html" not in request.headers.get("Accept", ""):
+            raise
+        return page(request, "error.html", {"status": error.status, "reason": error.reason,
+                                            "text": error.text or ""}, status=error.status)

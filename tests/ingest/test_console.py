@@ -321,3 +321,15 @@ async def test_a_workflow_shows_its_steps_as_a_graph_and_takes_a_step_signal(sta
                                   data={"csrf": token, "step": step, "payload": '"yes"'})
         assert "1 job(s) reached" in await sent.text()
     await wait_for_state(wp, jobs[2].id, "completed")
+
+
+async def test_a_browser_gets_a_page_that_says_what_was_wrong(stack):
+    _, _, console = await stack()
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    missing = await console.get("/jobs/424242", headers=html)
+    assert missing.status == 404
+    assert "no job 424242" in await missing.text() and "<nav>" in await missing.text()
+    bad = await console.get("/jobs?state=sleepy", headers=html)
+    assert bad.status == 400 and "state: one of" in await bad.text()
+    plain = await console.get("/jobs/424242")
+    assert plain.status == 404 and "<nav>" not in await plain.text()
