@@ -172,7 +172,7 @@ async def pages(url: str) -> list[tuple[str, str]]:
     finally:
         await conn.close()
     return [
-        ("overview", "/"),
+        ("overview (the leader's sample)", "/"),
         ("overview, live part", "/overview/live"),
         ("deliveries", "/deliveries"),
         ("deliveries, page 2", f"/deliveries?before={newest - 49}"),
@@ -193,7 +193,7 @@ async def pages(url: str) -> list[tuple[str, str]]:
         ("jobs by args text (bounded)", "/jobs?args=cust_42%22"),
         ("one job", f"/jobs/{waiting}"),
         ("bulk count (retryable)", "/jobs/bulk/retry?state=retryable"),
-        ("waiting", "/waiting"),
+        ("waiting (the leader's sample)", "/waiting"),
         ("workflows", "/workflows"),
         ("running workflows", "/workflows?state=running"),
         ("one workflow", f"/workflows/{workflow}"),
@@ -207,9 +207,39 @@ def _days_ago(days: int) -> str:
     return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
 
 
+async def leader_sample(url: str, *, fresh: bool) -> None:
+    """Take the depth sample as a running leader does every metrics_interval; or make it
+    an hour old, as when no leader samples (the console then counts)."""
+    from waitpoint._query import Query
+
+    query = Query("waitpoint")
+    conn = await asyncpg.connect(url)
+    try:
+        if fresh:
+            await query.record_depth_sample(conn, depths=await query.sample_queues(conn),
+                                            waits=await query.sample_waits(conn))
+        else:
+            await conn.execute("UPDATE waitpoint.wait_samples "
+                               "SET sampled_at = now() - interval '1 hour'")
+    finally:
+        await conn.close()
+
+
+async def load(http: aiohttp.ClientSession, url: str, loads: int) -> tuple[float, float]:
+    """Median and max server time of `loads` loads of `url`, in ms (Server-Timing)."""
+    timings = []
+    for _ in range(loads):
+        async with http.get(url) as response:
+            await response.read()
+            assert response.status == 200, (url, response.status)
+            timings.append(float(response.headers["Server-Timing"].split("dur=")[1]))
+    return statistics.median(timings), max(timings)
+
+
 async def measure(url: str, loads: int) -> list[tuple[str, str, float, float]]:
     config = routing.parse_config(CONFIG, "bench.yaml", {})
     results = []
+    await leader_sample(url, fresh=True)
     async with Waitpoint.client(url) as wp:
         app = create_console_app(config, wp, ConsoleAccess(host="127.0.0.1"))
         runner = web.AppRunner(app, access_log=None)
@@ -220,14 +250,11 @@ async def measure(url: str, loads: int) -> list[tuple[str, str, float, float]]:
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:
             for label, path in await pages(url):
-                timings = []
-                for _ in range(loads):
-                    async with http.get(base + path) as response:
-                        await response.read()
-                        assert response.status == 200, (path, response.status)
-                        timings.append(float(response.headers["Server-Timing"]
-                                             .split("dur=")[1]))
-                results.append((label, path, statistics.median(timings), max(timings)))
+                results.append((label, path, *await load(http, base + path, loads)))
+            await leader_sample(url, fresh=False)
+            for label, path in (("overview, counted (no leader sampling)", "/"),
+                                ("waiting, counted (no leader sampling)", "/waiting")):
+                results.append((label, path, *await load(http, base + path, loads)))
         await runner.cleanup()
     return results
 
@@ -247,7 +274,9 @@ def main() -> None:
         from _common import database_url_for
 
         url = database_url_for(options.database_url, "waitpoint_console_bench")
-        if not options.keep:
+        if options.keep:
+            await migrate_database(url, "waitpoint", RECEIVER_TRACKS)  # what came since
+        else:
             url = await recreate_database(options.database_url, "waitpoint_console_bench")
             await migrate_database(url, "waitpoint", RECEIVER_TRACKS)
             print(f"filling {options.events:,} events and {options.jobs:,} jobs ...", flush=True)

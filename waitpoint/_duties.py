@@ -123,7 +123,8 @@ class Pruner(LeaderDuty):
 
 
 class DepthSampler(LeaderDuty):
-    """Samples queue depth and waiting jobs into the metrics (the leader only)."""
+    """Samples queue depth and waiting jobs into the metrics and into the database, where
+    every process can read the latest (the leader only)."""
 
     name = "depth-sampler"
 
@@ -132,9 +133,10 @@ class DepthSampler(LeaderDuty):
         QUEUE_DEPTH.clear()
         for queue, state, count in depths:
             QUEUE_DEPTH.labels(queue, state).set(count)
-        waiting, oldest = await self.query.sample_waits(self.pool)
-        WAITING.set(waiting)
-        OLDEST_WAIT.set(oldest or 0)
+        waits = await self.query.sample_waits(self.pool)
+        WAITING.set(waits.waiting)
+        OLDEST_WAIT.set(waits.oldest_seconds or 0)
+        await self.query.record_depth_sample(self.pool, depths=depths, waits=waits)
 
 
 class Heartbeat(PeriodicDuty):

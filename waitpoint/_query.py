@@ -66,6 +66,17 @@ class ProducerBeat:
 
 
 @dataclass(frozen=True, slots=True)
+class WaitSample:
+    """Jobs waiting for a signal: how many, since when the oldest waits (and for how many
+    seconds), the nearest deadline."""
+
+    waiting: int
+    oldest_since: datetime | None
+    nearest_deadline: datetime | None
+    oldest_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class TableStats:
     """One table of `waitpoint stats`: rows are the planner's estimate."""
 
@@ -201,10 +212,19 @@ class Query:
         rows = await conn.fetch(self._sql["sample_queues"])
         return [(row["queue"], row["state"], row["jobs"]) for row in rows]
 
-    async def sample_waits(self, conn: Connectable) -> tuple[int, float | None]:
+    async def sample_waits(self, conn: Connectable) -> WaitSample:
         row = await conn.fetchrow(self._sql["sample_waits"])
-        oldest = row["oldest_seconds"]
-        return row["waiting"], None if oldest is None else float(oldest)
+        since = row["oldest_since"]
+        return WaitSample(row["waiting"], since, row["nearest_deadline"],
+                          None if since is None else (row["db_now"] - since).total_seconds())
+
+    async def record_depth_sample(self, conn: Connectable, *,
+                                  depths: Sequence[tuple[str, str, int]],
+                                  waits: WaitSample) -> None:
+        """Keep the latest sample where every process (the console) can read it."""
+        await conn.execute(self._sql["record_depth_sample"], [d[0] for d in depths],
+                           [d[1] for d in depths], [d[2] for d in depths], waits.waiting,
+                           waits.oldest_since, waits.nearest_deadline)
 
     async def make_queue_due(self, conn: Connectable, *, queue: str) -> None:
         await conn.execute(self._sql["make_queue_due"], queue)

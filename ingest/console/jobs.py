@@ -16,7 +16,7 @@ from aiohttp import web
 from waitpoint import Job, Waitpoint
 
 from .present import show_payload
-from .query import NEWEST, JobFilter, Row
+from .query import JobFilter, Row
 from .state import (
     PAGE_SIZE,
     SEARCH_BOUND,
@@ -204,11 +204,14 @@ async def _matching(request: web.Request, where: JobFilter, before: int,
 async def bulk_confirm(request: web.Request) -> web.Response:
     """How many jobs the filter matches now, before anything is done to them."""
     where = _filter(request)
-    ids = await _matching(request, where, NEWEST, BULK_LIMIT + 1)
+    console = console_of(request)
+    async with console.pool.acquire() as conn:
+        count, newest = await console.query.count_matching_jobs(conn, where=where,
+                                                                limit=BULK_LIMIT + 1)
     return page(request, "bulk_confirm.html", {
-        "action": request.match_info["action"], "count": len(ids),
-        "too_many": len(ids) > BULK_LIMIT, "limit": BULK_LIMIT,
-        "before": (max(ids) + 1) if ids else 0, "query": _filter_query(where)})
+        "action": request.match_info["action"], "count": count,
+        "too_many": count > BULK_LIMIT, "limit": BULK_LIMIT,
+        "before": (newest + 1) if newest else 0, "query": _filter_query(where)})
 
 
 @routes.post("/jobs/bulk/{action:cancel|retry|resume}", name="bulk_run")

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .depth import depth
 from .present import minute_chart
 from .state import console_of, page
 
@@ -33,8 +34,7 @@ async def _figures(request: web.Request) -> dict[str, Any]:
     async with console.pool.acquire() as conn:
         totals = await console.query.delivery_totals(conn)
         per_minute = await console.query.deliveries_per_minute(conn, minutes=CHART_MINUTES)
-        queues = await console.query.jobs_by_queue(conn)
-        waits = await console.query.wait_summary(conn)
+        depths = await depth(console.query, conn)
     now = datetime.now(UTC)
     sources: dict[str, dict[str, Any]] = {
         name: {"outcomes": defaultdict(lambda: [0, 0]), "rejected": defaultdict(lambda: [0, 0])}
@@ -45,7 +45,7 @@ async def _figures(request: web.Request) -> dict[str, Any]:
         group = entry["rejected"] if row["kind"] == "rejected" else entry["outcomes"]
         group[row["name"]] = [int(row["last_hour"]), int(row["last_day"])]
     by_queue: dict[str, dict[str, int]] = defaultdict(dict)
-    for row in queues:
+    for row in depths.queues:
         by_queue[row["queue"]][row["state"]] = int(row["jobs"])
     return {
         "now": now,
@@ -53,6 +53,7 @@ async def _figures(request: web.Request) -> dict[str, Any]:
         "sources": sources,
         "states": ("available", "scheduled", "suspended", "executing", "retryable"),
         "queues": dict(sorted(by_queue.items())),
-        "waits": waits,
+        "waits": depths.waits,
+        "sampled_at": depths.sampled_at,
         "chart": minute_chart(per_minute, minutes=CHART_MINUTES, now=now),
     }

@@ -88,6 +88,13 @@ class ConsoleQuery:
         assert row is not None  # an aggregate always has its one row
         return row
 
+    async def queue_sample(self, conn: Connectable) -> list[Row]:
+        return list(await conn.fetch(self._sql["queue_sample"]))
+
+    async def wait_sample(self, conn: Connectable) -> Row | None:
+        row: Row | None = await conn.fetchrow(self._sql["wait_sample"])
+        return row
+
     # deliveries ----------------------------------------------------------------------------
 
     async def list_events(self, conn: Connectable, *, cursor: int, where: EventFilter,
@@ -120,6 +127,14 @@ class ConsoleQuery:
         rows = await conn.fetch(self._sql["matching_job_ids"], cursor, where.state, where.queue,
                                 where.worker, where.tag, where.args, limit)
         return [row["id"] for row in rows]
+
+    async def count_matching_jobs(self, conn: Connectable, *, where: JobFilter,
+                                  limit: int) -> tuple[int, int | None]:
+        """(how many jobs match, at most `limit`; the newest one's id)."""
+        row = await conn.fetchrow(self._sql["count_matching_jobs"], NEWEST, where.state,
+                                  where.queue, where.worker, where.tag, where.args, limit)
+        assert row is not None
+        return row["matching"], row["newest"]
 
     async def job_signals(self, conn: Connectable, job_id: int) -> list[Row]:
         return list(await conn.fetch(self._sql["job_signals"], job_id))

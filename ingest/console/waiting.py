@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from .depth import depth
 from .query import NEWEST
 from .state import PAGE_SIZE, console_of, cursor, page
 
@@ -22,6 +23,8 @@ async def waiting(request: web.Request) -> web.Response:
         buffered = await console.query.buffered_signals(
             conn, cursor=int(signals_before) if signals_before.isdigit() else NEWEST,
             size=PAGE_SIZE)
-        summary = await console.query.wait_summary(conn)
+        depths = await depth(console.query, conn)
     return page(request, "waiting.html", {"jobs": jobs, "buffered": buffered,
-                                          "summary": summary, "now": datetime.now(UTC)})
+                                          "summary": depths.waits,
+                                          "sampled_at": depths.sampled_at,
+                                          "now": datetime.now(UTC)})

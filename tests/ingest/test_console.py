@@ -13,7 +13,7 @@ import structlog
 
 import routing
 from ingest.app import create_app
-from ingest.console import ConsoleAccess, ConsoleRefused
+from ingest.console import ConsoleAccess, ConsoleRefused, create_console_app
 from ingest.delivery_counts import DeliveryCounts
 from ingest.query import InboxQuery
 from waitpoint import Workflow
@@ -333,3 +333,18 @@ async def test_a_browser_gets_a_page_that_says_what_was_wrong(stack):
     assert bad.status == 400 and "state: one of" in await bad.text()
     plain = await console.get("/jobs/424242")
     assert plain.status == 404 and "<nav>" not in await plain.text()
+
+
+async def test_the_overview_shows_the_leaders_sample_while_it_is_fresh(
+        start_waitpoint, aiohttp_client, db, schema):
+    client = await start_waitpoint(queues={}, peer=False)  # no leader to sample meanwhile
+    config = routing.parse_config(CONFIG, "console.yaml", {})
+    console = await aiohttp_client(create_console_app(config, client,
+                                                      ConsoleAccess(host="127.0.0.1")))
+    await db.execute(f"SELECT {schema}.record_depth_sample(ARRAY['bulk'], "
+                     f"ARRAY['available'], ARRAY[4242::bigint], 4141, now(), NULL)")
+    page = await (await console.get("/overview/live")).text()
+    assert ">4141<" in page and "4242" in page and "sampled by the leader" in page
+    await db.execute(f"UPDATE {schema}.wait_samples SET sampled_at = now() - interval '2 min'")
+    page = await (await console.get("/overview/live")).text()
+    assert ">4141<" not in page and "4242" not in page and "counted now" in page

@@ -70,3 +70,15 @@ async def test_work_serves_outcomes_durations_depth_waits_and_signals(
 
 async def _consumed(port: int) -> bool:
     return _value(_scrape(port), "waitpoint_signals_consumed_total ") == 1
+
+
+async def test_the_leader_keeps_its_depth_sample_in_the_database(start_waitpoint, db, schema):
+    await start_waitpoint(queues={}, metrics_interval=0.1)
+    await Complete.enqueue({}, schedule_in=3600)
+
+    async def sampled():
+        rows = await db.fetch(f"SELECT queue, state, jobs FROM {schema}.queue_samples")
+        return [tuple(row) for row in rows] == [("default", "scheduled", 1)]
+
+    await wait_until(sampled, timeout=10)
+    assert await db.fetchval(f"SELECT waiting FROM {schema}.wait_samples") == 0

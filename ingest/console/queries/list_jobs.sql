@@ -5,7 +5,7 @@
 WITH candidates AS (
   SELECT id FROM {schema}.jobs
   WHERE id < $1
-    AND ($2::text IS NULL OR state = $2::{schema}.job_state)
+    AND ($2::{schema}.job_state IS NULL OR state = $2::{schema}.job_state)
     AND ($3::text IS NULL OR queue = $3)
   ORDER BY id DESC
   LIMIT $7

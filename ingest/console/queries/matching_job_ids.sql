@@ -1,7 +1,7 @@
 -- A bulk action's jobs: the ids matching a filter (as list_jobs), after cursor $1, up to $7.
 SELECT id FROM {schema}.jobs
 WHERE id < $1
-  AND ($2::text IS NULL OR state = $2::{schema}.job_state)
+  AND ($2::{schema}.job_state IS NULL OR state = $2::{schema}.job_state)
   AND ($3::text IS NULL OR queue = $3)
   AND ($4::text IS NULL OR worker = $4)
   AND ($5::text IS NULL OR $5 = ANY(tags))
