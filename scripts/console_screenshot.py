@@ -49,7 +49,8 @@ async def main(out: Path, path: str, dark: bool) -> None:
     await conn.close()
     await migrate_database(url, SCHEMA, RECEIVER_TRACKS)
     config = routing.load_config(ROOT / "config" / "example.yaml")
-    async with Waitpoint(url, schema=SCHEMA, queues={"approvals": 5, "default": 5}) as wp:
+    async with Waitpoint(url, schema=SCHEMA, queues={"approvals": 5, "default": 5},
+                         metrics_interval=1.0) as wp:  # a fresh depth sample in the picture
         receiver, receiver_url = await serve(create_app(config, wp))
         console, console_url = await serve(create_console_app(
             config, wp, ConsoleAccess(host="127.0.0.1")))
