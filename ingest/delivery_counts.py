@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from datetime import UTC, datetime
 
 import asyncpg
 import structlog
@@ -29,8 +28,10 @@ MAX_KEYS = 50_000
 """Counts kept through a database outage; beyond this the oldest minutes are dropped."""
 
 
-def _minute(now: float) -> datetime:
-    return datetime.fromtimestamp(now - now % 60, UTC)
+def _minute() -> int:
+    """This minute, as minutes since the epoch (a datetime only when flushed: this runs
+    once per request)."""
+    return int(time.time() // 60)
 
 
 class DeliveryCounts:
@@ -44,10 +45,10 @@ class DeliveryCounts:
         self._flushes = 0
 
     def outcome(self, source: str, outcome: str) -> None:
-        self._counts[(_minute(time.time()), source, "outcome", outcome)] += 1
+        self._counts[(_minute(), source, "outcome", outcome)] += 1
 
     def rejected(self, source: str, reason: str) -> None:
-        self._counts[(_minute(time.time()), source, "rejected", reason)] += 1
+        self._counts[(_minute(), source, "rejected", reason)] += 1
 
     def start(self) -> None:
         self._periodic.start()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from waitpoint.schema import MigrationTrack
@@ -20,8 +20,9 @@ INGEST_TRACK = MigrationTrack("ingest", "ingest")
 
 RECEIVER_TRACKS = (INGEST_TRACK,)
 
-CountKey = tuple[datetime, str, str, str]
-"""(minute, source, kind, name) of the delivery counts: kind 'outcome' or 'rejected'."""
+CountKey = tuple[int, str, str, str]
+"""(minute since the epoch, source, kind, name) of the delivery counts: kind 'outcome'
+or 'rejected'."""
 
 
 def _signalled(text: str | None) -> tuple[Signalled, ...]:
@@ -116,8 +117,9 @@ class InboxQuery:
                                   counts: Mapping[CountKey, int]) -> None:
         """Add counts per (minute, source, kind, name) to the shared table."""
         minutes, sources, kinds, names = (list(column) for column in zip(*counts, strict=True))
-        await conn.execute(self._sql["add_delivery_counts"], minutes, sources, kinds, names,
-                           list(counts.values()))
+        await conn.execute(self._sql["add_delivery_counts"],
+                           [datetime.fromtimestamp(minute * 60, UTC) for minute in minutes],
+                           sources, kinds, names, list(counts.values()))
 
     async def prune_delivery_counts(self, conn: Connectable, *, older_than: float) -> None:
         await conn.execute(self._sql["prune_delivery_counts"], older_than)

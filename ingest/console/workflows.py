@@ -59,21 +59,23 @@ async def workflows(request: web.Request) -> web.Response:
         "rows": [(row, progress(row)) for row in found.rows]})
 
 
-async def _graph(request: web.Request, workflow_id: int) -> dict[str, Any]:
+async def _graph(request: web.Request, workflow_id: int, *,
+                 signal_targets: bool = False) -> dict[str, Any]:
     console = console_of(request)
     async with console.pool.acquire() as conn:
         row = await console.query.get_workflow(conn, workflow_id)
         if row is None:
             raise web.HTTPNotFound(text=f"no workflow {workflow_id}")
         steps = await console.query.workflow_steps(conn, workflow_id)
-        names = await console.query.step_names(conn, workflow_id)
+        names = await console.query.step_names(conn, workflow_id) if signal_targets else []
     return {"workflow": row, "progress": progress(row),
             "layout": graph_layout(dependency_layers(steps)), "steps": names}
 
 
 @routes.get("/workflows/{id}", name="workflow")
 async def workflow(request: web.Request) -> web.Response:
-    return page(request, "workflow.html", await _graph(request, path_id(request)))
+    return page(request, "workflow.html",
+                await _graph(request, path_id(request), signal_targets=True))
 
 
 @routes.get("/workflows/{id}/graph")
