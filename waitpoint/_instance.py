@@ -25,7 +25,7 @@ from ._metrics import SIGNALS_SENT
 from ._names import check_name
 from ._notifier import Notifier
 from ._producer import Producer
-from ._query import ProducerBeat, Query, QueueView, TableStats
+from ._query import ProducerBeat, Query, QueueDepth, QueueView, TableStats
 from ._settings import Settings, SettingsFields
 from ._signals import check_key
 from ._workflow import Workflow, WorkflowStatus, insert_workflow, status_from_rows
@@ -305,6 +305,15 @@ class Waitpoint:
             raise ValueError(f"limit: an integer of at least 1, got {limit!r}")
         await self.query.control_queue(self.pool, queue=queue, node=node, paused=None,
                                        limit=limit)
+
+    async def queue_depth(self, *, conn: Connectable | None = None) -> QueueDepth:
+        """Unfinished jobs per queue and state, and the waits, counted now: the leader's
+        depth sample (every metrics_interval) taken on demand. An index scan of every
+        unfinished job, so a page that refreshes itself reads the leader's sample instead
+        (tables queue_samples and wait_samples) and calls this only when it is stale."""
+        executor = conn or self.pool
+        return QueueDepth(await self.query.sample_queues(executor),
+                          await self.query.sample_waits(executor))
 
     async def table_stats(self) -> list[TableStats]:
         """Every table of the schema: estimated rows, size with indexes, oldest row."""

@@ -77,6 +77,14 @@ class WaitSample:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """Unfinished jobs as (queue, state, count), and the waits."""
+
+    queues: list[tuple[str, str, int]]
+    waits: WaitSample
+
+
+@dataclass(frozen=True, slots=True)
 class TableStats:
     """One table of `waitpoint stats`: rows are the planner's estimate."""
 

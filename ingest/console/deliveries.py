@@ -12,7 +12,6 @@ from aiohttp import web
 import routing
 
 from ..deliveries import describe
-from ..query import EventToReplay
 from ..redaction import REDACTED
 from ..replay import evaluate_stored, replay_events
 from .present import show_body
@@ -87,29 +86,26 @@ async def delivery(request: web.Request) -> web.Response:
     })
 
 
-def _to_replay(event: dict[str, Any]) -> EventToReplay:
-    return EventToReplay(id=event["id"], source=event["source"],
-                         delivery_id=event["delivery_id"], path=event["path"],
-                         query=json.loads(event["query"]), headers=json.loads(event["headers"]),
-                         body=bytes(event["body"]))
-
-
 @routes.get("/deliveries/{id}/dry-run", name="dry_run")
 async def dry_run(request: web.Request) -> web.Response:
     """What the current config makes of this event: routes, targets, payloads, errors.
     Nothing is delivered or stored."""
-    event = await _event(request)
-    config = console_of(request).config
+    console = console_of(request)
+    event_id = path_id(request)
+    async with console.pool.acquire() as conn:
+        found = await console.inbox.events_to_replay(conn, source=None, since=None,
+                                                     outcome=None, ids=[event_id])
+    if not found:
+        raise web.HTTPNotFound(text=f"no event {event_id} (retention may have removed it)")
     result: dict[str, Any] | None = None
     problem = None
     try:
-        result = describe(evaluate_stored(config, _to_replay(event)))
+        result = describe(evaluate_stored(console.config, found[0]))
     except KeyError:
-        problem = f"the current config has no source {event['source']!r}"
+        problem = f"the current config has no source {found[0].source!r}"
     except routing.BodyError as error:
         problem = f"the body cannot be parsed: {error}"
-    return page(request, "_dry_run.html", {"event": event, "result": result,
-                                           "problem": problem})
+    return page(request, "_dry_run.html", {"result": result, "problem": problem})
 
 
 @routes.post("/deliveries/{id}/replay", name="replay")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from waitpoint import Waitpoint
 from waitpoint.sql import Connectable
 
-from .query import ConsoleQuery, Row
+from .query import ConsoleQuery
 
 FRESH_FOR = 60.0
 """Seconds a sample is used for; older (no leader sampling), the console counts."""
@@ -19,14 +21,19 @@ FRESH_FOR = 60.0
 
 @dataclass(frozen=True)
 class Depth:
-    queues: list[Row]
-    waits: Row
+    queues: list[tuple[str, str, int]]
+    """(queue, state, unfinished jobs)."""
+    waits: Any
+    """waiting, oldest_since, nearest_deadline (a sample row, or the engine's WaitSample)."""
     sampled_at: datetime | None
     """When the leader took the sample; None: counted for this page."""
 
 
-async def depth(query: ConsoleQuery, conn: Connectable) -> Depth:
+async def depth(query: ConsoleQuery, waitpoint: Waitpoint, conn: Connectable) -> Depth:
     waits = await query.wait_sample(conn)
     if waits is not None and waits["age_seconds"] <= FRESH_FOR:
-        return Depth(await query.queue_sample(conn), waits, waits["sampled_at"])
-    return Depth(await query.jobs_by_queue(conn), await query.wait_summary(conn), None)
+        queues = [(row["queue"], row["state"], row["jobs"])
+                  for row in await query.queue_sample(conn)]
+        return Depth(queues, waits, waits["sampled_at"])
+    counted = await waitpoint.queue_depth(conn=conn)  # on the console's connection
+    return Depth(counted.queues, counted.waits, None)

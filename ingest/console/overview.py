@@ -34,7 +34,7 @@ async def _figures(request: web.Request) -> dict[str, Any]:
     async with console.pool.acquire() as conn:
         totals = await console.query.delivery_totals(conn)
         per_minute = await console.query.deliveries_per_minute(conn, minutes=CHART_MINUTES)
-        depths = await depth(console.query, conn)
+        depths = await depth(console.query, console.waitpoint, conn)
     now = datetime.now(UTC)
     sources: dict[str, dict[str, Any]] = {
         name: {"outcomes": defaultdict(lambda: [0, 0]), "rejected": defaultdict(lambda: [0, 0])}
@@ -45,8 +45,8 @@ async def _figures(request: web.Request) -> dict[str, Any]:
         group = entry["rejected"] if row["kind"] == "rejected" else entry["outcomes"]
         group[row["name"]] = [int(row["last_hour"]), int(row["last_day"])]
     by_queue: dict[str, dict[str, int]] = defaultdict(dict)
-    for row in depths.queues:
-        by_queue[row["queue"]][row["state"]] = int(row["jobs"])
+    for queue, state, jobs in depths.queues:
+        by_queue[queue][state] = int(jobs)
     return {
         "now": now,
         "outcomes": OUTCOMES,

@@ -80,14 +80,6 @@ class ConsoleQuery:
     async def deliveries_per_minute(self, conn: Connectable, *, minutes: int) -> list[Row]:
         return list(await conn.fetch(self._sql["deliveries_per_minute"], minutes))
 
-    async def jobs_by_queue(self, conn: Connectable) -> list[Row]:
-        return list(await conn.fetch(self._sql["jobs_by_queue"]))
-
-    async def wait_summary(self, conn: Connectable) -> Row:
-        row: Row | None = await conn.fetchrow(self._sql["wait_summary"])
-        assert row is not None  # an aggregate always has its one row
-        return row
-
     async def queue_sample(self, conn: Connectable) -> list[Row]:
         return list(await conn.fetch(self._sql["queue_sample"]))
 

@@ -23,7 +23,7 @@ async def waiting(request: web.Request) -> web.Response:
         buffered = await console.query.buffered_signals(
             conn, cursor=int(signals_before) if signals_before.isdigit() else NEWEST,
             size=PAGE_SIZE)
-        depths = await depth(console.query, conn)
+        depths = await depth(console.query, console.waitpoint, conn)
     return page(request, "waiting.html", {"jobs": jobs, "buffered": buffered,
                                           "summary": depths.waits,
                                           "sampled_at": depths.sampled_at,

@@ -82,3 +82,14 @@ async def test_the_leader_keeps_its_depth_sample_in_the_database(start_waitpoint
 
     await wait_until(sampled, timeout=10)
     assert await db.fetchval(f"SELECT waiting FROM {schema}.wait_samples") == 0
+
+
+async def test_queue_depth_counts_now_what_the_leader_samples(start_waitpoint):
+    wp = await start_waitpoint(queues={"solo": 1})
+    await Complete.enqueue({}, schedule_in=3600)
+    waiter = await SoloWaiter.enqueue({"wait_timeout": 0})
+    await wait_for_state(wp, waiter.id, "suspended")
+    depth = await wp.queue_depth()
+    assert sorted(depth.queues) == [("default", "scheduled", 1), ("solo", "suspended", 1)]
+    assert depth.waits.waiting == 1 and depth.waits.oldest_since is not None
+    assert depth.waits.nearest_deadline is None  # waits without a deadline
