@@ -1,0 +1,176 @@
+-- The receiver stops writing the engine's tables: what a delivery reaches and how a job
+-- wakes is the engine's rule, in its signal_batch() (engine migration 016). ingest_batch()
+-- and deliver_event_signals() (replay) hand their deliveries to it as typed arrays, and
+-- write only the receiver's own table, events.
+--
+-- Lock order, unchanged: a batch takes its target jobs' locks (lock_signal_targets(), in
+-- id order) before it inserts any event, and waits on another batch's event row only while
+-- inserting. It never waits for a job while holding an event row, so two batches cannot
+-- deadlock through jobs and events; signal_batch() then finds the job locks already held.
+--
+-- Nothing of a released version needs ingest_events(jsonb) (none was released), nor the
+-- per-delivery helper the typed batch replaces.
+
+DROP FUNCTION IF EXISTS {schema}.ingest_events(jsonb);
+
+-- The deliveries of stored events (their targets as the events table spells them), as the
+-- typed arrays signal_batch() takes; `events` gives each delivery's event (its source is
+-- "event:<id>"). Returns per delivery what it reached, in the order given.
+CREATE OR REPLACE FUNCTION {schema}.signal_event_deliveries(
+  events bigint[], targets jsonb[], payloads bytea[], names text[]
+) RETURNS TABLE (delivery integer, reached bigint[])
+LANGUAGE sql AS $$
+  WITH d AS (
+    SELECT d.n::integer AS n, d.target, d.event
+    FROM unnest(events, targets) WITH ORDINALITY AS d(event, target, n)
+  )
+  SELECT b.delivery, b.reached FROM {schema}.signal_batch(
+    payloads,
+    names,
+    ARRAY(SELECT 'event:' || d.event FROM d ORDER BY d.n),
+    ARRAY(SELECT d.target ->> 'key' FROM d ORDER BY d.n),
+    ARRAY(SELECT (d.target ->> 'keep_for')::double precision FROM d ORDER BY d.n),
+    -- A workflow id that is not a number reaches nothing (as a job delivery to no jobs).
+    ARRAY(SELECT CASE WHEN d.target ->> 'workflow' ~ '^[0-9]{1,18}$'
+                      THEN (d.target ->> 'workflow')::bigint END FROM d ORDER BY d.n),
+    ARRAY(SELECT (d.target ->> 'propagate')::boolean FROM d ORDER BY d.n),
+    ARRAY(SELECT d.n FROM d, jsonb_array_elements_text(d.target -> 'jobs') WITH ORDINALITY
+            AS j(job, k) WHERE d.target ? 'jobs' ORDER BY d.n, j.k),
+    ARRAY(SELECT j.job::bigint FROM d, jsonb_array_elements_text(d.target -> 'jobs')
+            WITH ORDINALITY AS j(job, k) WHERE d.target ? 'jobs' ORDER BY d.n, j.k),
+    ARRAY(SELECT d.n FROM d, jsonb_array_elements_text(d.target -> 'steps') WITH ORDINALITY
+            AS s(step, k) WHERE d.target ? 'steps' ORDER BY d.n, s.k),
+    ARRAY(SELECT s.step FROM d, jsonb_array_elements_text(d.target -> 'steps')
+            WITH ORDINALITY AS s(step, k) WHERE d.target ? 'steps' ORDER BY d.n, s.k)
+  ) AS b
+$$;
+
+-- Replayed deliveries (replay_event() calls this one): the payloads travel base64 in the
+-- stored JSON.
+CREATE OR REPLACE FUNCTION {schema}.deliver_event_signals(event bigint, deliveries jsonb)
+RETURNS jsonb
+LANGUAGE sql AS $$
+  WITH d AS (
+    SELECT value AS delivery, n FROM jsonb_array_elements(coalesce(deliveries, '[]'))
+      WITH ORDINALITY AS d(value, n)
+  )
+  SELECT coalesce(jsonb_agg(((deliveries -> (r.delivery - 1)) - 'payload')
+                            || jsonb_build_object('reached', to_jsonb(r.reached))
+                            ORDER BY r.delivery), '[]')
+  FROM {schema}.signal_event_deliveries(
+    ARRAY(SELECT event FROM d ORDER BY n),
+    ARRAY(SELECT delivery - 'payload' FROM d ORDER BY n),
+    ARRAY(SELECT decode(delivery ->> 'payload', 'base64') FROM d ORDER BY n),
+    ARRAY(SELECT delivery ->> 'name' FROM d ORDER BY n)) AS r
+$$;
+
+DROP FUNCTION IF EXISTS {schema}.deliver_other_signal(jsonb, bytea, text, text);
+
+CREATE OR REPLACE FUNCTION {schema}.ingest_batch(
+  sources text[], delivery_ids text[], methods text[], paths text[], queries text[],
+  headers text[], bodies bytea[], outcomes text[], errors text[],
+  -- One element per delivery (a signal an event sends), in delivery order: its event's
+  -- position in the batch (from 1), its route, its target as stored on the event
+  -- ({"jobs": [...]}, {"key": k, "keep_for": s}, {"workflow": w, "steps": [...]} or a
+  -- broadcast {"workflow": w, "name": n, "propagate": p}), its erlpack payload and the
+  -- name of a job signal (NULL: unnamed).
+  delivery_items integer[], delivery_routes text[], delivery_targets text[],
+  delivery_payloads bytea[], delivery_names text[],
+  -- One element per job a job delivery names: the delivery (from 1) and the job id.
+  target_deliveries integer[], target_jobs bigint[]
+)
+RETURNS TABLE (item_index integer, event_id bigint, is_duplicate boolean, signalled jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+  locked bigint[];
+  fresh_items integer[];
+  fresh_events bigint[];
+  fresh_delivery_events bigint[];
+  fresh_targets jsonb[];
+  fresh_payloads bytea[];
+  fresh_names text[];
+  fresh_positions integer[];
+  other record;
+BEGIN
+  -- 1. Take the locks of the jobs that job deliveries name, in the engine's order: the
+  --    live ones are what those deliveries reach.
+  locked := {schema}.lock_signal_targets(target_jobs);
+
+  -- 2. Store the first copy of each delivery id not stored before, with what its job
+  --    deliveries reach (a keyed or workflow delivery's `reached` is filled in by step 4).
+  WITH items AS (
+    SELECT * FROM unnest(sources, delivery_ids, methods, paths, queries, headers, bodies,
+                         outcomes, errors)
+      WITH ORDINALITY AS i(source, delivery_id, method, path, query, headers, body,
+                           outcome, errors, item)
+  ), firsts AS (
+    SELECT DISTINCT ON (source, delivery_id) * FROM items
+    ORDER BY source, delivery_id, item
+  ), reach AS (
+    SELECT t.delivery, jsonb_agg(t.job ORDER BY t.job) AS jobs
+    FROM (SELECT DISTINCT delivery, job FROM unnest(target_deliveries, target_jobs)
+            AS t(delivery, job)) t
+    JOIN unnest(locked) AS l(id) ON l.id = t.job
+    GROUP BY t.delivery
+  ), summaries AS (
+    SELECT d.item, jsonb_agg(
+             d.target::jsonb || jsonb_build_object('route', d.route,
+                                                   'reached', coalesce(r.jobs, '[]'))
+             ORDER BY d.delivery) AS signals
+    FROM unnest(delivery_items, delivery_routes, delivery_targets)
+      WITH ORDINALITY AS d(item, route, target, delivery)
+    LEFT JOIN reach r ON r.delivery = d.delivery
+    GROUP BY d.item
+  ), inserted AS (
+    INSERT INTO {schema}.events AS e (source, delivery_id, method, path, query, headers,
+                                      body, outcome, errors, signals)
+    SELECT f.source, f.delivery_id, f.method, f.path, f.query::jsonb, f.headers::jsonb,
+           f.body, f.outcome, f.errors::jsonb, coalesce(s.signals, '[]')
+    FROM firsts f LEFT JOIN summaries s ON s.item = f.item
+    ORDER BY f.item
+    ON CONFLICT (source, delivery_id) DO NOTHING
+    RETURNING e.id, e.source, e.delivery_id
+  )
+  SELECT coalesce(array_agg(f.item::integer ORDER BY f.item), '{}'),
+         coalesce(array_agg(i.id ORDER BY f.item), '{}')
+  INTO fresh_items, fresh_events
+  FROM inserted i JOIN firsts f ON f.source = i.source AND f.delivery_id = i.delivery_id;
+
+  -- 3. The new events' deliveries go to the engine; a keyed or workflow delivery records
+  --    what it reached on its event (the rare case that writes an event row twice). The
+  --    loop reads every row signal_event_deliveries() returns, so it runs whole.
+  SELECT array_agg(f.event ORDER BY f.delivery), array_agg(f.target ORDER BY f.delivery),
+         array_agg(f.payload ORDER BY f.delivery), array_agg(f.name ORDER BY f.delivery),
+         array_agg(f.position ORDER BY f.delivery)
+  INTO fresh_delivery_events, fresh_targets, fresh_payloads, fresh_names, fresh_positions
+  FROM (
+    SELECT e.event, d.target::jsonb AS target, d.payload, d.name, d.delivery,
+           (row_number() OVER (PARTITION BY d.item ORDER BY d.delivery) - 1)::integer
+             AS position
+    FROM unnest(delivery_items, delivery_targets, delivery_payloads, delivery_names)
+      WITH ORDINALITY AS d(item, target, payload, name, delivery)
+    JOIN unnest(fresh_items, fresh_events) AS e(item, event) ON e.item = d.item
+  ) f;
+
+  IF fresh_delivery_events IS NOT NULL THEN
+    FOR other IN
+      SELECT r.delivery, r.reached FROM {schema}.signal_event_deliveries(
+        fresh_delivery_events, fresh_targets, fresh_payloads, fresh_names) AS r
+      ORDER BY r.delivery
+    LOOP
+      CONTINUE WHEN fresh_targets[other.delivery] ? 'jobs';
+      UPDATE {schema}.events
+      SET signals = jsonb_set(signals, ARRAY[fresh_positions[other.delivery]::text, 'reached'],
+                              to_jsonb(other.reached))
+      WHERE id = fresh_delivery_events[other.delivery];
+    END LOOP;
+  END IF;
+
+  -- 4. One row per item: new events, and the stored copy a duplicate repeats.
+  RETURN QUERY
+  SELECT i.item::integer, e.id, NOT (i.item::integer = ANY(fresh_items)), e.signals
+  FROM unnest(sources, delivery_ids) WITH ORDINALITY AS i(source, delivery_id, item)
+  JOIN {schema}.events e ON e.source = i.source AND e.delivery_id = i.delivery_id
+  ORDER BY i.item;
+END;
+$$;
