@@ -18,7 +18,7 @@ from ._cron import CronScheduler
 from ._database import resolve_database_url_async
 from ._duties import DepthSampler, Heartbeat, Leader, Lifeline, Pruner, Stager
 from ._execution import JobRuntime
-from ._job import Job
+from ._job import Job, JobState
 from ._logging import configure_logging
 from ._loop import PeriodicDuty
 from ._metrics import SIGNALS_SENT
@@ -28,7 +28,8 @@ from ._producer import Producer
 from ._query import ProducerBeat, Query, QueueDepth, QueueView, TableStats
 from ._settings import Settings, SettingsFields
 from ._signals import check_key
-from ._workflow import Workflow, WorkflowStatus, insert_workflow, status_from_rows
+from ._workflow import Workflow, WorkflowStatus, insert_workflow
+from .inspect import Inspector, JobFilter
 from .schema import ENGINE_TRACK, ensure_current, migrate
 from .sql import Connectable, keep_session
 
@@ -55,6 +56,8 @@ class Waitpoint:
                  **overrides: Unpack[SettingsFields]) -> None:
         self.settings = (settings or Settings()).replace(**overrides)
         self.query = Query(self.settings.schema)
+        self.inspect = Inspector(self.query)
+        """The read model: jobs, waits, workflows and depth, paged (waitpoint.inspect)."""
         self.schema = self.settings.schema
         self.node = self.settings.node or _default_node()
         self.queue_limits = dict(self.settings.queues)
@@ -317,12 +320,11 @@ class Waitpoint:
 
     async def table_stats(self) -> list[TableStats]:
         """Every table of the schema: estimated rows, size with indexes, oldest row."""
-        return await self.query.table_stats(self.pool)
+        return await self.inspect.table_stats(self.pool)
 
     async def list_queues(self) -> list[QueueView]:
         """Every live producer: node, queue, limit, running, paused, available jobs."""
-        return await self.query.list_queues(self.pool,
-                                            alive_within=self.settings.rescue_after)
+        return await self.inspect.queues(self.pool, alive_within=self.settings.rescue_after)
 
     def _wake_producers(self) -> None:
         for producer in self.producers.values():
@@ -375,9 +377,13 @@ class Waitpoint:
     async def get_job(self, job_id: int) -> Job | None:
         return await self.query.get_job(self.pool, job_id)
 
-    async def list_jobs(self, state: str | None = None, queue: str | None = None,
+    async def list_jobs(self, state: JobState | str | None = None, queue: str | None = None,
                         limit: int = 50) -> list[Job]:
-        return await self.query.list_jobs(self.pool, state=state, queue=queue, limit=limit)
+        """The newest `limit` jobs, in `state` and `queue` when given (see `inspect` for
+        pages and more filters)."""
+        where = JobFilter(state=None if state is None else JobState(state), queue=queue)
+        page = await self.inspect.list_jobs(self.pool, where=where, size=limit)
+        return page.rows
 
     async def cancel_job(self, job: Job | int) -> bool:
         """Cancel a job that has not finished; a running one is asked to stop (cooperative)."""
@@ -459,7 +465,7 @@ class Waitpoint:
         return None if found is None else codec.decode(found[0])
 
     async def workflow_status(self, workflow_id: int) -> WorkflowStatus:
-        return status_from_rows(await self.query.workflow_status(self.pool, workflow_id))
+        return await self.inspect.workflow_status(self.pool, workflow_id)
 
 
 def _job_id(job: Job | int) -> int:

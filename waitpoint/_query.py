@@ -22,8 +22,6 @@ WorkflowState = Literal["pending", "executing", "waiting", "completed", "cancell
 """pending: nothing started yet; executing: a job runs; waiting: started, nothing runs
 (steps wait for signals, dependencies, a schedule or a retry); then how it finished."""
 Channel = Literal["jobs", "signals", "cancel", "control"]
-WORKFLOW_COUNTED_STATES = ("available", "scheduled", "suspended", "executing", "retryable",
-                           "completed", "discarded", "cancelled")
 
 @dataclass(frozen=True, slots=True)
 class Consumed:
@@ -171,6 +169,8 @@ class Query:
     def __init__(self, schema: str) -> None:
         self._sql = SqlFiles("waitpoint", "queries", schema, fragment_files=("job_columns",))
         self.schema = self._sql.schema
+        self.fragments = self._sql.fragments
+        """Pieces other statements of the engine include (the job column list)."""
 
     def channel(self, name: Channel) -> str:
         return f"{self.schema}_{name}"
@@ -187,11 +187,6 @@ class Query:
     async def get_job(self, conn: Connectable, job_id: int) -> Job | None:
         record = await conn.fetchrow(self._sql["get_job"], job_id)
         return None if record is None else Job.from_record(record)
-
-    async def list_jobs(self, conn: Connectable, *, state: str | None, queue: str | None,
-                        limit: int) -> list[Job]:
-        records = await conn.fetch(self._sql["list_jobs"], state, queue, limit)
-        return [Job.from_record(record) for record in records]
 
     async def cancel_job(self, conn: Connectable, job_id: int) -> bool:
         return await conn.fetchrow(self._sql["cancel_job"], job_id) is not None
@@ -381,7 +376,7 @@ class Query:
         rows = await conn.fetch(self._sql["workflow_status"], workflow_id)
         return [WorkflowRow(
             id=row["id"], name=row["name"], parent_id=row["parent_id"], state=row["state"],
-            counts={state: row[state] for state in WORKFLOW_COUNTED_STATES},
+            counts={state.value: row[state.value] for state in JobState},
             inserted_at=row["inserted_at"], started_at=row["started_at"],
             finished_at=row["finished_at"], db_now=row["db_now"],
             signals=dict(zip(row["signal_names"], row["signal_times"], strict=True)),

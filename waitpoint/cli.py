@@ -22,7 +22,7 @@ from . import codec
 from ._database import resolve_database_url
 from ._errors import MigrationError
 from ._instance import Waitpoint
-from ._job import Job
+from ._job import Job, JobState
 from ._logging import configure_logging
 from ._metrics import serve_metrics as serve_metrics
 from ._query import QueueView, TableStats
@@ -171,7 +171,8 @@ def work(database_url: str | None, schema: str, modules: tuple[str, ...], queues
 @click.command()
 @database_option
 @schema_option
-@click.option("--state", default=None, help="Only jobs in this state.")
+@click.option("--state", default=None, type=click.Choice([state.value for state in JobState]),
+              help="Only jobs in this state.")
 @click.option("--queue", default=None, help="Only jobs of this queue.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")

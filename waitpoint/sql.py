@@ -106,13 +106,17 @@ class SqlFiles:
     """The rendered statements of one folder, by file name.
 
     `fragment_files` are pieces other statements include as `{name}` (a column list),
-    not statements of their own.
+    not statements of their own; `shared_fragments` are another folder's (`SqlFiles.fragments`) (one
+    column list for every query that returns a job).
     """
 
     def __init__(self, package: str, folder: str, schema: str,
-                 fragment_files: tuple[str, ...] = ()) -> None:
+                 fragment_files: tuple[str, ...] = (),
+                 shared_fragments: Mapping[str, str] | None = None) -> None:
         raw = dict(read_sql_files(package, folder))
-        fragments = {name: strip_comments(raw.pop(name)).strip() for name in fragment_files}
+        fragments = dict(shared_fragments or {})
+        fragments |= {name: strip_comments(raw.pop(name)).strip() for name in fragment_files}
+        self.fragments: Mapping[str, str] = fragments
         self.schema = check_schema(schema)
         self._rendered = {name: render(sql, schema, fragments) for name, sql in raw.items()}
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from waitpoint import Job, Waitpoint
+from waitpoint import Job, JobState, Waitpoint
+from waitpoint.inspect import JobFilter, JobSignal
 
 from .present import show_payload
-from .query import JobFilter, Row
 from .state import (
     PAGE_SIZE,
     SEARCH_BOUND,
@@ -28,29 +28,32 @@ from .state import (
     operator_of,
     page,
     path_id,
-    text_filter,
 )
 
 routes = web.RouteTableDef()
 
-STATES = ("available", "scheduled", "suspended", "executing", "retryable", "completed",
-          "discarded", "cancelled")
+STATES = tuple(state.value for state in JobState)
 BULK_LIMIT = 100_000
 """The most jobs one bulk action takes: past that, narrow the filter."""
 FILTERS = ("state", "queue", "worker", "tag", "args")
 
 
-def _filter(request: web.Request) -> JobFilter:
-    state = text_filter(request, "state")
+def _parsed_filter(values: Mapping[str, str]) -> JobFilter:
+    """The job filter of a page's query or a bulk action's form (400 for an unknown
+    state)."""
+    text = {name: (values.get(name) or "").strip() or None for name in FILTERS}
+    state = text.pop("state")
     if state is not None and state not in STATES:
         raise web.HTTPBadRequest(text=f"state: one of {', '.join(STATES)}")
-    return JobFilter(state=state, queue=text_filter(request, "queue"),
-                     worker=text_filter(request, "worker"), tag=text_filter(request, "tag"),
-                     args=text_filter(request, "args"))
+    return JobFilter(state=None if state is None else JobState(state), **text)
+
+
+def _filter(request: web.Request) -> JobFilter:
+    return _parsed_filter(request.query)
 
 
 def _filter_query(where: JobFilter) -> dict[str, str]:
-    return {name: value for name in FILTERS if (value := getattr(where, name))}
+    return {name: str(value) for name in FILTERS if (value := getattr(where, name))}
 
 
 @routes.get("/jobs", name="jobs")
@@ -58,8 +61,8 @@ async def jobs(request: web.Request) -> web.Response:
     console = console_of(request)
     where = _filter(request)
     async with console.pool.acquire() as conn:
-        found = await console.query.list_jobs(conn, cursor=cursor(request), where=where,
-                                              size=PAGE_SIZE, bound=SEARCH_BOUND)
+        found = await console.inspect.list_jobs(conn, cursor=cursor(request), where=where,
+                                                size=PAGE_SIZE, bound=SEARCH_BOUND)
     return page(request, "jobs.html", {"found": found, "where": where, "states": STATES,
                                        "query": _filter_query(where)})
 
@@ -68,19 +71,19 @@ async def jobs(request: web.Request) -> web.Response:
 async def job(request: web.Request) -> web.Response:
     console = console_of(request)
     job_id = path_id(request)
-    found = await console.waitpoint.get_job(job_id)
-    if found is None:
-        raise web.HTTPNotFound(text=f"no job {job_id} (pruning may have removed it)")
     async with console.pool.acquire() as conn:
-        signals = await console.query.job_signals(conn, job_id)
+        detail = await console.inspect.job(conn, job_id)
+    if detail is None:
+        raise web.HTTPNotFound(text=f"no job {job_id} (pruning may have removed it)")
+    found = detail.job
     return page(request, "job.html", {
         "job": found,
-        "state": str(getattr(found.state, "value", found.state)),
-        "wait": found.meta.get("await"),
-        "signals": [{**dict(s), "shown": show_payload(s["payload"]),
-                     "event": _event_id(s["source"])} for s in signals],
+        "state": str(found.state),
+        "wait": detail.wait,
+        "signals": [{"signal": s, "shown": show_payload(s.payload),
+                     "event": _event_id(s.source)} for s in detail.signals],
         "memo": _memoized(found),
-        "timeline": timeline(found, signals),
+        "timeline": timeline(found, detail.signals),
         "args": json.dumps(found.args, indent=2, ensure_ascii=False, default=str),
     })
 
@@ -104,7 +107,7 @@ def _memoized(job: Job) -> list[dict[str, Any]]:
     return calls
 
 
-def timeline(job: Job, signals: list[Row]) -> list[tuple[datetime, str]]:
+def timeline(job: Job, signals: list[JobSignal]) -> list[tuple[datetime, str]]:
     """Inserted, scheduled, attempted, snoozed, woken, failed, finished: in time order."""
     entries: list[tuple[datetime | None, str]] = [
         (job.inserted_at, "inserted"),
@@ -122,10 +125,10 @@ def timeline(job: Job, signals: list[Row]) -> list[tuple[datetime, str]]:
             entries.append((datetime.fromisoformat(error["at"]),
                             f"attempt {error.get('attempt', '?')} failed"))
     for signal in signals:
-        label = f"signal {signal['id']}" + (f" ({signal['name']})" if signal["name"] else "")
-        entries.append((signal["inserted_at"], f"{label} arrived"))
-        if signal["consumed_at"]:
-            entries.append((signal["consumed_at"], f"{label} consumed (woken)"))
+        label = f"signal {signal.id}" + (f" ({signal.name})" if signal.name else "")
+        entries.append((signal.inserted_at, f"{label} arrived"))
+        if signal.consumed_at:
+            entries.append((signal.consumed_at, f"{label} consumed (woken)"))
     return sorted((when, what) for when, what in entries if when is not None)
 
 
@@ -196,8 +199,8 @@ async def _matching(request: web.Request, where: JobFilter, before: int,
                     limit: int) -> list[int]:
     console = console_of(request)
     async with console.pool.acquire() as conn:
-        return await console.query.matching_job_ids(conn, cursor=before, where=where,
-                                                    limit=limit)
+        return await console.inspect.matching_job_ids(conn, cursor=before, where=where,
+                                                      limit=limit)
 
 
 @routes.get("/jobs/bulk/{action:cancel|retry|resume}", name="bulk_confirm")
@@ -206,8 +209,8 @@ async def bulk_confirm(request: web.Request) -> web.Response:
     where = _filter(request)
     console = console_of(request)
     async with console.pool.acquire() as conn:
-        count, newest = await console.query.count_matching_jobs(conn, where=where,
-                                                                limit=BULK_LIMIT + 1)
+        count, newest = await console.inspect.count_matching_jobs(conn, where=where,
+                                                                  limit=BULK_LIMIT + 1)
     return page(request, "bulk_confirm.html", {
         "action": request.match_info["action"], "count": count,
         "too_many": count > BULK_LIMIT, "limit": BULK_LIMIT,
@@ -221,7 +224,7 @@ async def bulk_run(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     name = request.match_info["action"]
     action, done = ACTIONS[name]
-    where = JobFilter(**{field: (form.get(field) or None) for field in FILTERS})
+    where = _parsed_filter(form)
     before = int(form.get("before", "0") or 0)
     wp = console_of(request).waitpoint
     changed = examined = 0

@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .depth import depth
+from waitpoint.inspect import UNFINISHED_STATES
+
 from .present import minute_chart
 from .state import console_of, page
 
@@ -34,7 +35,7 @@ async def _figures(request: web.Request) -> dict[str, Any]:
     async with console.pool.acquire() as conn:
         totals = await console.query.delivery_totals(conn)
         per_minute = await console.query.deliveries_per_minute(conn, minutes=CHART_MINUTES)
-        depths = await depth(console.query, console.waitpoint, conn)
+        depths = await console.inspect.depth(conn)
     now = datetime.now(UTC)
     sources: dict[str, dict[str, Any]] = {
         name: {"outcomes": defaultdict(lambda: [0, 0]), "rejected": defaultdict(lambda: [0, 0])}
@@ -46,12 +47,12 @@ async def _figures(request: web.Request) -> dict[str, Any]:
         group[row["name"]] = [int(row["last_hour"]), int(row["last_day"])]
     by_queue: dict[str, dict[str, int]] = defaultdict(dict)
     for queue, state, jobs in depths.queues:
-        by_queue[queue][state] = int(jobs)
+        by_queue[queue][state.value] = int(jobs)
     return {
         "now": now,
         "outcomes": OUTCOMES,
         "sources": sources,
-        "states": ("available", "scheduled", "suspended", "executing", "retryable"),
+        "states": [state.value for state in UNFINISHED_STATES],
         "queues": dict(sorted(by_queue.items())),
         "waits": depths.waits,
         "sampled_at": depths.sampled_at,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from waitpoint import codec
+from waitpoint.inspect import WorkflowNode
 
 NOTHING = "\u2013"
 """What a missing time or duration shows (an en dash)."""
@@ -132,24 +133,11 @@ def minute_chart(rows: Iterable[Mapping[str, Any]], *, minutes: int,
     return Chart(bars, peak)
 
 
-@dataclass(frozen=True)
-class Node:
-    kind: str
-    id: int
-    name: str
-    state: str
-    deps: tuple[str, ...]
-    done: int | None = None
-    total: int | None = None
-
-
-def dependency_layers(rows: Sequence[Mapping[str, Any]]) -> list[list[Node]]:
+def dependency_layers(steps: Sequence[WorkflowNode]) -> list[list[WorkflowNode]]:
     """A workflow's steps and sub-workflows in columns: a node sits one column right of
     the furthest node it depends on. A dependency on a name not in the workflow (or a
     cycle, which the engine refuses) does not move a node."""
-    nodes = {row["name"]: Node(row["kind"], row["id"], row["name"], row["state"],
-                               tuple(row["deps"] or ()), row["done"], row["total"])
-             for row in rows}
+    nodes = {node.name: node for node in steps}
     depth: dict[str, int] = {}
 
     def place(name: str, seen: frozenset[str]) -> int:
@@ -162,7 +150,7 @@ def dependency_layers(rows: Sequence[Mapping[str, Any]]) -> list[list[Node]]:
 
     for name in nodes:
         place(name, frozenset())
-    layers: list[list[Node]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    layers: list[list[WorkflowNode]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
     for name, node in nodes.items():
         layers[depth[name]].append(node)
     return [sorted(layer, key=lambda n: n.id) for layer in layers]
@@ -170,7 +158,7 @@ def dependency_layers(rows: Sequence[Mapping[str, Any]]) -> list[list[Node]]:
 
 @dataclass(frozen=True)
 class Box:
-    node: Node
+    node: WorkflowNode
     x: float
     y: float
 
@@ -187,7 +175,7 @@ class GraphLayout:
     box_height: float = 44
 
 
-def graph_layout(layers: list[list[Node]]) -> GraphLayout:
+def graph_layout(layers: list[list[WorkflowNode]]) -> GraphLayout:
     """Boxes in columns (one per layer), an arrow from each dependency's right edge to its
     dependant's left edge (a cubic curve, as an SVG path)."""
     box_width, box_height, column_gap, row_gap, margin = 190.0, 44.0, 70.0, 14.0, 4.0

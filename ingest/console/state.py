@@ -16,11 +16,12 @@ from aiohttp import web
 
 import routing
 from waitpoint import Waitpoint
+from waitpoint.inspect import NEWEST, Inspector
 
 from ..query import InboxQuery
 from ..replay import parse_since
 from .access import ACCESS, OPERATOR, Operator
-from .query import NEWEST, ConsoleQuery
+from .query import ConsoleQuery
 
 log = structlog.get_logger("ingest.console")
 
@@ -38,6 +39,11 @@ class Console:
     can never take the receiver's or the workers' connections."""
     query: ConsoleQuery
     inbox: InboxQuery
+
+    @property
+    def inspect(self) -> Inspector:
+        """The engine's read model: jobs, waits, workflows, depth."""
+        return self.waitpoint.inspect
 
     @property
     def sources(self) -> list[str]:

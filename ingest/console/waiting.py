@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from .depth import depth
-from .query import NEWEST
+from waitpoint.inspect import NEWEST
+
 from .state import PAGE_SIZE, console_of, cursor, page
 
 routes = web.RouteTableDef()
@@ -19,11 +19,11 @@ async def waiting(request: web.Request) -> web.Response:
     console = console_of(request)
     signals_before = request.query.get("signals_before", "")
     async with console.pool.acquire() as conn:
-        jobs = await console.query.waiting_jobs(conn, cursor=cursor(request), size=PAGE_SIZE)
-        buffered = await console.query.buffered_signals(
+        jobs = await console.inspect.waiting_jobs(conn, cursor=cursor(request), size=PAGE_SIZE)
+        buffered = await console.inspect.buffered_signals(
             conn, cursor=int(signals_before) if signals_before.isdigit() else NEWEST,
             size=PAGE_SIZE)
-        depths = await depth(console.query, console.waitpoint, conn)
+        depths = await console.inspect.depth(conn)
     return page(request, "waiting.html", {"jobs": jobs, "buffered": buffered,
                                           "summary": depths.waits,
                                           "sampled_at": depths.sampled_at,

@@ -8,9 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
+from waitpoint import JobState
+from waitpoint.inspect import WorkflowSummary
+
 from .jobs import parse_payload
 from .present import dependency_layers, graph_layout
-from .query import Row
 from .state import (
     PAGE_SIZE,
     acted,
@@ -26,34 +28,37 @@ from .state import (
 
 routes = web.RouteTableDef()
 
-COUNTS = ("available", "scheduled", "suspended", "executing", "retryable", "completed",
-          "discarded", "cancelled")
+FINISHED = {"running": False, "finished": True}
+"""The list's state filter: unfinished or finished workflows."""
 
 
-def progress(row: Row) -> dict[str, Any]:
-    total = sum(row[name] for name in COUNTS)
-    done = row["completed"] + row["discarded"] + row["cancelled"]
-    if row["finished_at"] is not None:
-        state = "failed" if row["discarded"] or row["cancelled"] else "completed"
-    elif row["executing"] or row["available"]:
+def progress(workflow: WorkflowSummary) -> dict[str, Any]:
+    counts = workflow.counts
+    if workflow.finished_at is not None:
+        failed = counts[JobState.DISCARDED] or counts[JobState.CANCELLED]
+        state = "failed" if failed else "completed"
+    elif counts[JobState.EXECUTING] or counts[JobState.AVAILABLE]:
         state = "running"
-    elif row["suspended"] or row["scheduled"] or row["retryable"]:
+    elif counts[JobState.SUSPENDED] or counts[JobState.SCHEDULED] or counts[JobState.RETRYABLE]:
         state = "waiting"
     else:
         state = "pending"
+    total, done = workflow.total, workflow.done
     return {"total": total, "done": done, "state": state,
-            "percent": round(100 * done / total) if total else 0}
+            "percent": round(100 * done / total) if total else 0,
+            "waiting": counts[JobState.SUSPENDED] + counts[JobState.SCHEDULED]}
 
 
 @routes.get("/workflows", name="workflows")
 async def workflows(request: web.Request) -> web.Response:
     console = console_of(request)
     state = text_filter(request, "state")
-    if state not in (None, "running", "finished"):
+    if state is not None and state not in FINISHED:
         raise web.HTTPBadRequest(text="state: running or finished")
     async with console.pool.acquire() as conn:
-        found = await console.query.list_workflows(conn, cursor=cursor(request), state=state,
-                                                   size=PAGE_SIZE)
+        found = await console.inspect.list_workflows(
+            conn, cursor=cursor(request), size=PAGE_SIZE,
+            finished=None if state is None else FINISHED[state])
     return page(request, "workflows.html", {
         "found": found, "state": state,
         "rows": [(row, progress(row)) for row in found.rows]})
@@ -63,12 +68,12 @@ async def _graph(request: web.Request, workflow_id: int, *,
                  signal_targets: bool = False) -> dict[str, Any]:
     console = console_of(request)
     async with console.pool.acquire() as conn:
-        row = await console.query.get_workflow(conn, workflow_id)
-        if row is None:
+        found = await console.inspect.get_workflow(conn, workflow_id)
+        if found is None:
             raise web.HTTPNotFound(text=f"no workflow {workflow_id}")
-        steps = await console.query.workflow_steps(conn, workflow_id)
-        names = await console.query.step_names(conn, workflow_id) if signal_targets else []
-    return {"workflow": row, "progress": progress(row),
+        steps = await console.inspect.workflow_steps(conn, workflow_id)
+        names = await console.inspect.step_names(conn, workflow_id) if signal_targets else []
+    return {"workflow": found, "progress": progress(found),
             "layout": graph_layout(dependency_layers(steps)), "steps": names}
 
 

@@ -14,6 +14,7 @@ from ingest.console.present import (
     span,
 )
 from waitpoint import codec
+from waitpoint.inspect import WorkflowNode
 
 
 def test_bodies_are_shown_by_their_content_type():
@@ -60,8 +61,7 @@ def test_the_chart_has_one_bar_per_minute_stacked_and_scaled_to_the_peak():
 
 
 def step(name, deps=(), kind="step", node_id=0):
-    return {"kind": kind, "id": node_id, "name": name, "state": "available", "deps": list(deps),
-            "done": None, "total": None}
+    return WorkflowNode(kind, node_id, name, "available", None, tuple(deps), None, None)
 
 
 def test_a_node_sits_right_of_the_furthest_node_it_depends_on():

@@ -1,11 +1,11 @@
--- A workflow's steps (jobs_workflow_step_idx) and its sub-workflows, for the graph. A
--- sub-workflow's dependencies are those of its first steps, written "../step".
+-- A workflow's steps (jobs_workflow_step_idx) and its sub-workflows, for a graph: a step's
+-- state is its job's, a sub-workflow's the engine's workflow_state(). A sub-workflow's
+-- dependencies are those of its first steps, written "../step".
 SELECT 'step' AS kind, id, step AS name, state::text AS state, worker, deps,
        NULL::integer AS done, NULL::integer AS total
 FROM {schema}.jobs WHERE workflow_id = $1
 UNION ALL
-SELECT 'workflow', w.id, w.name,
-       CASE WHEN w.finished_at IS NOT NULL THEN 'finished' ELSE 'running' END, NULL,
+SELECT 'workflow', w.id, w.name, {schema}.workflow_state(w), NULL,
        ARRAY(SELECT DISTINCT substr(d, 4) FROM {schema}.jobs j, unnest(j.deps) AS d
              WHERE j.workflow_id = w.id AND d LIKE '../%'),
        w.completed + w.discarded + w.cancelled,

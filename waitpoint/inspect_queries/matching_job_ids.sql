@@ -1,4 +1,5 @@
--- A bulk action's jobs: the ids matching a filter (as list_jobs), after cursor $1, up to $7.
+-- The ids of the jobs a filter matches (as list_jobs), newest first after cursor $1, up to
+-- $7: what a bulk action walks through.
 SELECT id FROM {schema}.jobs
 WHERE id < $1
   AND ($2::{schema}.job_state IS NULL OR state = $2::{schema}.job_state)

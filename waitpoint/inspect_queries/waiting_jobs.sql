@@ -1,5 +1,5 @@
--- Jobs waiting for a signal, newest first after cursor $1 (jobs_waiting_idx, engine migration 014).
-SELECT id, worker, queue, state::text AS state, meta -> 'await' AS wait,
+-- Jobs waiting for a signal, newest first after cursor $1 (jobs_waiting_idx, migration 014).
+SELECT id, worker, queue, state::text AS state, (meta -> 'await')::text AS wait,
        (meta -> 'await' ->> 'snoozed_at')::timestamptz AS since,
        CASE WHEN state = 'scheduled' THEN scheduled_at END AS deadline, workflow_id, step
 FROM {schema}.jobs
