@@ -171,6 +171,8 @@ class Depth:
 
 FINISHED_STATES = (JobState.COMPLETED, JobState.DISCARDED, JobState.CANCELLED)
 UNFINISHED_STATES = tuple(state for state in JobState if state not in FINISHED_STATES)
+WAITING_STATES = (JobState.SCHEDULED, JobState.SUSPENDED)
+"""The states of a job snoozed waiting for a signal (scheduled: until its deadline)."""
 
 
 def searched_page(rows: Sequence[Mapping[str, Any]], size: int, bound: int,

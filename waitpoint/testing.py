@@ -110,7 +110,7 @@ async def all_enqueued(*, worker: Any = None, args: Mapping[str, Any] | None = N
     wp = current_instance("look at enqueued jobs")
     name = _worker_name(worker)
     found: list[Job] = []
-    for state in ("available", "scheduled"):
+    for state in (JobState.AVAILABLE, JobState.SCHEDULED):
         jobs = await wp.list_jobs(state=state, queue=queue, limit=10_000)  # type: ignore[attr-defined]
         found += [job for job in jobs if _matches(job, name, args, queue)]
     return sorted(found, key=lambda job: job.id or 0)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 import routing
 from waitpoint import Waitpoint
+from waitpoint.inspect import WAITING_STATES
 from waitpoint.sql import keep_session
 
 from ..query import InboxQuery
@@ -59,6 +60,7 @@ def create_console_app(config: routing.RoutingConfig, waitpoint: Waitpoint,
     env.filters.update(ago=ago, span=span, moment=moment, pretty_json=pretty_json,
                        fromjson=lambda text: json.loads(text) if text else None)
     env.globals["now_utc"] = lambda: datetime.now(UTC)
+    env.globals["waiting_states"] = WAITING_STATES
 
     async def pool_lifecycle(app: web.Application) -> AsyncIterator[None]:
         pool = await console_pool(waitpoint)

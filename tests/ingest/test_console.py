@@ -315,6 +315,8 @@ async def test_a_workflow_shows_its_steps_as_a_graph_and_takes_a_step_signal(sta
     page = await (await console.get(f"/workflows/{workflow_id}")).text()
     assert page.index(f'node-step-{jobs[0].id}') < page.index(f'node-step-{jobs[2].id}')
     assert "after a, b" in page
+    # The steps per state, from the engine's counts (merge waits for its dependencies).
+    assert '<span class="chip s-suspended">suspended 3</span>' in page
     token = csrf_of(page)
     for step in ("a", "b"):
         sent = await console.post(f"/workflows/{workflow_id}/signal",
