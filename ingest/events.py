@@ -31,8 +31,8 @@ _UNSTORABLE_ESCAPE = re.compile(
 def storable_json(text: str) -> str:
     """JSON text (as json.dumps writes it, ASCII) with what PostgreSQL cannot hold in text
     or jsonb replaced by U+FFFD: NUL and lone surrogates ("\\ud800" is valid JSON, a
-    pair is not lone). The raw body travels as base64 and is stored as bytes, intact;
-    this touches the searchable copies (delivery id, path, query, headers, errors).
+    pair is not lone). The raw body and the payloads travel as bytea and are stored
+    intact; this touches the searchable copies (query, headers, errors, targets).
     One pass over the batch, only when an escape is there at all."""
     if "\\u0000" not in text and "\\ud" not in text and "\\uD" not in text:
         return text
@@ -129,15 +129,6 @@ class EventRecord:
     headers: dict[str, str] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     deliveries: Sequence[Delivery] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source, "delivery_id": self.delivery_id, "method": self.method,
-            "path": self.path, "query": self.query, "headers": self.headers,
-            "body": base64.b64encode(self.body).decode("ascii"), "outcome": self.outcome,
-            "errors": self.errors,
-            "deliveries": [delivery.to_json() for delivery in self.deliveries],
-        }
 
 
 @dataclass(frozen=True)

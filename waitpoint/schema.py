@@ -90,14 +90,11 @@ def _bookkeeping(schema: str) -> SqlFiles:
 
 
 async def applied_versions(conn: asyncpg.Connection, schema: str) -> set[tuple[str, int]]:
-    """(track, version) of every applied migration; read as tracks even from a
-    bookkeeping table made before tracks (without changing it)."""
+    """(track, version) of every applied migration (none before the first)."""
     sql = _bookkeeping(check_schema(schema))
-    columns = {row["name"] for row in await conn.fetch(sql["migrations_columns"])}
-    if not columns:
+    if not await conn.fetchval(sql["migrations_table_exists"]):
         return set()
-    statement = "applied_migrations" if "track" in columns else "legacy_applied_migrations"
-    return {(row["track"], row["version"]) for row in await conn.fetch(sql[statement])}
+    return {(row["track"], row["version"]) for row in await conn.fetch(sql["applied_migrations"])}
 
 
 async def pending_migrations(conn: asyncpg.Connection, schema: str,
@@ -113,7 +110,6 @@ async def migrate(conn: asyncpg.Connection, schema: str = "waitpoint",
     sql = _bookkeeping(check_schema(schema))
     await conn.execute(sql["lock_migrations"])
     try:
-        await _add_tracks_to_old_bookkeeping(conn, sql)
         await conn.execute(sql["create_migrations_table"])
         applied = []
         for migration in await pending_migrations(conn, schema, tracks):
@@ -127,19 +123,6 @@ async def migrate(conn: asyncpg.Connection, schema: str = "waitpoint",
         return applied
     finally:
         await conn.execute(sql["unlock_migrations"])
-
-
-async def _add_tracks_to_old_bookkeeping(conn: asyncpg.Connection, sql: SqlFiles) -> None:
-    columns = {row["name"] for row in await conn.fetch(sql["migrations_columns"])}
-    if not columns or "track" in columns:
-        return
-    async with conn.transaction():
-        rows = await conn.fetch(sql["legacy_applied_migrations"])
-        await conn.execute(sql["add_migration_tracks"])
-        await conn.executemany(sql["record_migration"],
-                               [(r["track"], r["version"], r["name"], r["applied_at"])
-                                for r in rows])
-    log.info("migration.tracks_added", schema=sql.schema, rows=len(rows))
 
 
 async def ensure_current(conn: asyncpg.Connection, schema: str,

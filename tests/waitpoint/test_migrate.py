@@ -77,58 +77,6 @@ async def fresh(database_url):
         await conn.close()
 
 
-LEGACY_BOOKKEEPING = """
-DROP TABLE {schema}.migrations;
-CREATE TABLE {schema}.migrations (version integer PRIMARY KEY, name text NOT NULL,
-                                  applied_at timestamptz NOT NULL DEFAULT now());
-"""
-
-
-LEGACY_EQUIVALENTS = {("waitpoint", 1), ("waitpoint", 2), ("waitpoint", 3), ("ingest", 1),
-                      ("ingest", 2), ("ingest", 3)}
-"""What the five migrations of the one list before tracks became."""
-
-
-async def _as_before_tracks(conn, schema: str, versions: list[tuple[int, str]]) -> None:
-    """Rewrite the bookkeeping as it was when one list numbered every migration."""
-    await conn.execute(LEGACY_BOOKKEEPING.format(schema=schema))
-    await conn.executemany(f"INSERT INTO {schema}.migrations (version, name) VALUES ($1, $2)",
-                           versions)
-
-
-async def test_a_database_migrated_before_tracks_gains_them_and_needs_nothing(fresh):
-    conn, schema = fresh
-    await migrate(conn, schema, RECEIVER_TRACKS)
-    await _as_before_tracks(conn, schema, [(1, "jobs"), (2, "signals"), (3, "events"),
-                                           (4, "workflows"), (5, "ingest_index_lookup")])
-    # Read as tracks without changing anything: only what came after tracks is pending.
-    added_since = [m.label for m in available_migrations(RECEIVER_TRACKS)
-                   if (m.track, m.version) not in LEGACY_EQUIVALENTS]
-    pending = await pending_migrations(conn, schema, RECEIVER_TRACKS)
-    assert [m.label for m in pending] == added_since
-    assert [m.label for m in await migrate(conn, schema, RECEIVER_TRACKS)] == added_since
-    rows = await conn.fetch(f"SELECT track, version, name FROM {schema}.migrations "
-                            "WHERE (track, version) IN (('ingest', 1), ('ingest', 2), "
-                            "('ingest', 3), ('waitpoint', 1), ('waitpoint', 2), "
-                            "('waitpoint', 3)) ORDER BY track, version")
-    assert [tuple(r) for r in rows] == [
-        ("ingest", 1, "events"), ("ingest", 2, "workflow_deliveries"),
-        ("ingest", 3, "ingest_index_lookup"), ("waitpoint", 1, "jobs"),
-        ("waitpoint", 2, "signals"), ("waitpoint", 3, "workflows")]
-
-
-async def test_a_database_from_before_workflows_gets_the_engine_part_first(fresh):
-    conn, schema = fresh
-    await migrate(conn, schema, RECEIVER_TRACKS)
-    await _as_before_tracks(conn, schema, [(1, "jobs"), (2, "signals"), (3, "events")])
-    pending = await pending_migrations(conn, schema, RECEIVER_TRACKS)
-    assert [m.label for m in pending][:3] == [
-        "waitpoint/003_workflows", "waitpoint/004_keyed_signals_once_per_waiter",
-        "waitpoint/005_workflow_state_waiting"]
-    assert [m.label for m in pending if m.track == "ingest"][:2] == [
-        "ingest/002_workflow_deliveries", "ingest/003_ingest_index_lookup"]
-
-
 async def test_the_engine_alone_does_not_wait_for_the_receivers_migrations(fresh, database_url):
     conn, schema = fresh
     applied = await migrate(conn, schema)
