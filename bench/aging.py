@@ -111,7 +111,7 @@ def ingest_round(url: str, seconds: float, job_ids: str) -> dict[str, float]:
     receiver_bench.write_requests_file(requests_file, int(seconds * 12_000))
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "serve", "--config", str(config_file),
+        [sys.executable, "-m", "waitpoint", "serve", "--config", str(config_file),
          "--database-url", url, "--port", str(port)], cwd=ROOT,
         env={**os.environ, "WAITPOINT_LOG_LEVEL": "WARNING"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -127,7 +127,7 @@ def ingest_round(url: str, seconds: float, job_ids: str) -> dict[str, float]:
 async def retention_pass(url: str) -> tuple[float, int]:
     """Delete the aged database's oldest day of events (retention 28 days)."""
     import routing
-    from ingest.query import InboxQuery
+    from ingest.receiver_sql import InboxQuery
     from ingest.retention import EventRetention
 
     config = routing.parse_config(receiver_bench.CONFIG.replace(

@@ -76,7 +76,7 @@ def records(job_ids: list[int], tag: str) -> list:
 
 
 async def prepare(base: str) -> tuple[str, list[int]]:
-    from ingest.query import RECEIVER_TRACKS
+    from ingest.receiver_sql import RECEIVER_TRACKS
     from waitpoint.schema import migrate
 
     url = await recreate_database(base, "bench_commit")
@@ -91,7 +91,7 @@ async def prepare(base: str) -> tuple[str, list[int]]:
 
 async def measure(url: str, job_ids: list[int], batch: int, batches: int,
                   round_number: int) -> dict[str, float]:
-    from ingest.query import InboxQuery
+    from ingest.receiver_sql import InboxQuery
 
     query = InboxQuery("waitpoint")
     count = batch * batches

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import routing  # noqa: E402
 from ingest.console import ConsoleAccess, create_console_app  # noqa: E402
-from ingest.query import RECEIVER_TRACKS  # noqa: E402
+from ingest.receiver_sql import RECEIVER_TRACKS  # noqa: E402
 from waitpoint import Waitpoint  # noqa: E402
 from waitpoint.cli import migrate_database  # noqa: E402
 

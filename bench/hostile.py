@@ -100,7 +100,7 @@ class Receiver:
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
-        command = [sys.executable, "-m", "ingest.cli", "--log-level", "ERROR", "serve",
+        command = [sys.executable, "-m", "waitpoint", "--log-level", "ERROR", "serve",
                    "--config", str(self.config), "--database-url", self.database_url,
                    "--port", str(self.port)]
         for limit in self.limits:
@@ -177,7 +177,7 @@ async def check(url: str, row: Row, acknowledged: set[str]) -> None:
 
 
 async def prepare(base: str, name: str) -> str:
-    from ingest.query import RECEIVER_TRACKS
+    from ingest.receiver_sql import RECEIVER_TRACKS
     from waitpoint.schema import migrate
 
     url = await recreate_database(base, name)
@@ -383,7 +383,7 @@ async def fallback_cost(base: str, rounds: int = 20, size: int = 32) -> str:
     import routing
     from ingest.events import Delivery, EventRecord
     from ingest.inbox import Inbox
-    from ingest.query import InboxQuery
+    from ingest.receiver_sql import InboxQuery
     from waitpoint import codec
 
     url = await prepare(base, "hostile_fallback")

@@ -244,7 +244,7 @@ async def prepare_database(base: str, name: str = "bench_ingest") -> str:
     url = await recreate_database(base, name)
     import asyncpg
 
-    from ingest.query import RECEIVER_TRACKS
+    from ingest.receiver_sql import RECEIVER_TRACKS
     from waitpoint.schema import migrate
 
     conn = await asyncpg.connect(url)
@@ -393,7 +393,7 @@ def main() -> None:
                 server_cmd = [sys.executable, __file__, "--floor-server", str(port),
                               "--database-url", url]
             else:
-                server_cmd = [sys.executable, "-m", "ingest.cli", "serve", "--config",
+                server_cmd = [sys.executable, "-m", "waitpoint", "serve", "--config",
                               str(config_file), "--database-url", url, "--port", str(port),
                               "--workers", str(args.workers)]
             server = subprocess.Popen(server_cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

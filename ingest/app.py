@@ -29,8 +29,8 @@ from .handlers import SourceRuntime, callback_handler, source_handler, subscript
 from .inbox import Inbox
 from .metrics import Metrics, SourceMetrics
 from .observe import observe
-from .query import RECEIVER_TRACKS, InboxQuery
-from .recorder import Recorder
+from .receiver_sql import RECEIVER_TRACKS, InboxQuery
+from .request_recorder import Recorder
 from .retention import EventRetention
 from .source_pauses import SourcePauses
 

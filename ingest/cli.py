@@ -1,6 +1,6 @@
-"""The full `waitpoint` command: the engine's commands plus those that read a routing
-config, built as one click group (waitpoint.cli.build_cli) with the receiver's migration
-track. The engine package imports neither routing nor ingest, so these live here.
+"""The receiver's commands of `waitpoint` (waitpoint.cli): those that read a routing
+config or run the receiver and its console. The engine imports neither routing nor ingest:
+it finds these through the entry point group `waitpoint.commands` (COMMANDS).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import click
 import routing
 from waitpoint import Settings, Waitpoint, resolve_database_url
 from waitpoint.cli import (
-    build_cli,
     database_option,
     import_modules,
     metrics_port_option,
@@ -36,8 +35,8 @@ from waitpoint.schema import ensure_current
 from . import verify as verification
 from .console import ConsoleAccess, ConsoleRefused, serve_console
 from .context import ReceiverLimits
-from .deliveries import describe
-from .query import RECEIVER_TRACKS
+from .prepared import describe
+from .receiver_sql import RECEIVER_TRACKS
 from .server import run_processes, self_command
 from .server import serve as serve_app
 
@@ -320,7 +319,7 @@ def replay(paths: tuple[Path, ...], url: str | None, resign: bool, config_file: 
            event_ids: tuple[int, ...], force: bool, database_url: str | None,
            schema: str) -> None:
     """Send recordings to a receiver, or route stored events again; print a summary."""
-    from .recording import RecordingError, load_recording, recording_files
+    from .recording_file import RecordingError, load_recording, recording_files
     from .replay import replay_events, send_recording
 
     config = load_config(config_file) if config_file is not None else None
@@ -412,8 +411,8 @@ def record(config_file: Path, source_name: str, body_file: Any, headers: tuple[s
     """Make a recording without a server: the body signed as the source's provider would
     sign it now (secrets from the config's environment), with what routing makes of it as
     the recording's `expect`. `waitpoint replay` and the pytest fixtures send it."""
-    from .deliveries import prepare
-    from .recording import Outcome, Recording
+    from .prepared import prepare
+    from .recording_file import Outcome, Recording
 
     config = load_config(config_file)
     source = config.sources.get(source_name)
@@ -518,9 +517,5 @@ def _print_results(results: list[Any]) -> None:
     click.echo(f"{len(results)} replayed, {mismatched} differing from their expectation")
 
 
-main = build_cli([check_config, route_command, serve, up, console_command, record, replay,
-                  providers],
-                 RECEIVER_TRACKS)
-
-if __name__ == "__main__":
-    main()
+COMMANDS = (check_config, route_command, serve, up, console_command, record, replay, providers)
+"""What the receiver adds to `waitpoint` (entry point waitpoint.commands: ingest)."""

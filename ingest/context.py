@@ -20,7 +20,7 @@ from .callbacks import CallbackSigner
 from .delivery_counts import DeliveryCounts
 from .inbox import Inbox
 from .metrics import Metrics, SourceMetrics
-from .recorder import Recorder
+from .request_recorder import Recorder
 from .responses import json_answer
 from .source_pauses import SourcePauses
 

@@ -17,7 +17,7 @@ import asyncpg
 import structlog
 
 from .periodic import Periodic
-from .query import CountKey, InboxQuery
+from .receiver_sql import CountKey, InboxQuery
 
 log = structlog.get_logger("ingest.counts")
 

@@ -28,10 +28,10 @@ from .context import (
     read_body,
     start_handling,
 )
-from .deliveries import prepare
 from .events import Delivery, EventRecord, Stored, describe_target
 from .inbox import DatabaseUnavailable, InboxFull, UnstorableEvent
 from .metrics import SourceMetrics
+from .prepared import prepare
 from .redaction import redact_body, redact_headers
 from .responses import json_answer
 

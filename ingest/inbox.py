@@ -19,7 +19,7 @@ from waitpoint.retry import Backoff, retry
 from waitpoint.sql import within
 
 from .events import EventRecord, Stored
-from .query import InboxQuery
+from .receiver_sql import InboxQuery
 
 log = structlog.get_logger("ingest.inbox")
 

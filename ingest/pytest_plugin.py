@@ -1,6 +1,7 @@
 """pytest fixtures for testing your routes and workers with recorded callbacks.
 
-Installed with waitpoint (entry point `pytest11`), built on pytest-aiohttp:
+Installed with waitpoint (entry point `pytest11`), built on pytest-aiohttp and on the
+engine's fixtures (waitpoint.pytest_plugin):
 
     async def test_payment_resumes_the_order(waitpoint_receiver):
         receiver = await waitpoint_receiver("config/routes.yaml", queues={"orders": 5},
@@ -13,65 +14,36 @@ Installed with waitpoint (entry point `pytest11`), built on pytest-aiohttp:
 Install them with `pip install 'waitpoint[testing]'` (pytest, pytest-aiohttp and the
 asyncio plugin it runs on) and set `asyncio_mode = "auto"` in your pytest configuration.
 
-Fixtures:
-- `waitpoint_database_url`: $DATABASE_URL, else an embedded PostgreSQL for the session.
-- `waitpoint_schema`: a fresh, migrated schema per test (dropped afterwards).
+Fixtures (with the engine's `waitpoint_database_url` and `waitpoint_schema`):
 - `waitpoint_receiver`: `await waitpoint_receiver(config_path, env=..., queues=...)` starts
   a Waitpoint instance (running those queues) and the receiver app on your config.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 import routing
-from waitpoint import Job, Waitpoint, start_embedded
-from waitpoint.schema import migrate
+from waitpoint import Job, Waitpoint
+from waitpoint.pytest_plugin import require_plugins
+from waitpoint.testing import wait_for_state
 
 from .app import create_app
-from .query import RECEIVER_TRACKS, InboxQuery, StoredEvent
-from .recording import load_recording
+from .receiver_sql import InboxQuery, StoredEvent
+from .recording_file import load_recording
 from .replay import send_recording
 
 NEEDED_PLUGINS = {"asyncio": "pytest-asyncio", "aiohttp": "pytest-aiohttp"}
-ASYNC_FIXTURES = frozenset({"waitpoint_schema", "waitpoint_receiver"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test that uses these fixtures without the plugins they run on gets one sentence
-    saying what to install, instead of pytest's messages about async fixtures."""
-    missing = [package for name, package in NEEDED_PLUGINS.items()
-               if not config.pluginmanager.has_plugin(name)]
-    users = [item.nodeid for item in items
-             if ASYNC_FIXTURES & set(getattr(item, "fixturenames", ()))]
-    if missing and users:
-        raise pytest.UsageError(
-            f"{users[0]} uses waitpoint's fixtures, which need {' and '.join(missing)}: "
-            "pip install 'waitpoint[testing]' (and set asyncio_mode = \"auto\")")
-
-
-async def wait_for_state(wp: Waitpoint, job_id: int, *states: str,
-                         timeout: float = 10.0) -> Job:
-    """Poll the job until it is in one of `states` (a real deadline, no sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = await wp.get_job(job_id)
-        if job is not None and str(job.state) in states:
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} is {job.state if job else 'gone'}, "
-                                 f"not {'/'.join(states)}, after {timeout}s")
-        await asyncio.sleep(0.02)
+    require_plugins(config, items, {"waitpoint_receiver"}, NEEDED_PLUGINS)
 
 
 @dataclass(frozen=True)
@@ -114,26 +86,6 @@ class ReceiverHarness:
     async def wait_for_state(self, job_id: int, *states: str, timeout: float = 10.0) -> Job:
         """Poll the job until it is in one of `states` (a real deadline, no sleeps)."""
         return await wait_for_state(self.waitpoint, job_id, *states, timeout=timeout)
-
-
-@pytest.fixture(scope="session")
-def waitpoint_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    return start_embedded(tmp_path_factory.mktemp("waitpoint-pg") / "pgdata")
-
-
-@pytest.fixture
-async def waitpoint_schema(waitpoint_database_url: str) -> AsyncIterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(waitpoint_database_url)
-    try:
-        await migrate(conn, name, RECEIVER_TRACKS)
-        yield name
-    finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        await conn.close()
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ import routing
 from waitpoint import Waitpoint
 
 from . import verify as verification
-from .deliveries import prepare
 from .events import EventRecord, signals_reached
-from .query import EventToReplay, InboxQuery
-from .recording import Recording
+from .prepared import prepare
+from .receiver_sql import EventToReplay, InboxQuery
+from .recording_file import Recording
 
 HOP_BY_HOP = frozenset({"host", "content-length", "transfer-encoding", "connection",
                         "keep-alive", "accept-encoding"})

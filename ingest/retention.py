@@ -17,7 +17,7 @@ import structlog
 import routing
 
 from .periodic import Periodic
-from .query import InboxQuery
+from .receiver_sql import InboxQuery
 
 log = structlog.get_logger("ingest.retention")
 

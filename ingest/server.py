@@ -152,4 +152,4 @@ class _Child:
 
 
 def self_command() -> list[str]:
-    return [sys.executable, "-m", "ingest.cli"]
+    return [sys.executable, "-m", "waitpoint"]

@@ -21,7 +21,7 @@ import structlog
 from waitpoint.listen import Notifier
 
 from .periodic import Periodic
-from .query import InboxQuery
+from .receiver_sql import InboxQuery
 
 log = structlog.get_logger("ingest.pauses")
 

@@ -24,7 +24,7 @@ import routing  # noqa: E402
 from examples.approvals import ApprovalWorker  # noqa: E402
 from ingest.app import create_app  # noqa: E402
 from ingest.console import ConsoleAccess, create_console_app  # noqa: E402
-from ingest.query import RECEIVER_TRACKS  # noqa: E402
+from ingest.receiver_sql import RECEIVER_TRACKS  # noqa: E402
 from waitpoint import Waitpoint, Workflow, resolve_database_url  # noqa: E402
 from waitpoint.cli import migrate_database  # noqa: E402
 

@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from ingest.pytest_plugin import wait_for_state
 from waitpoint import Waitpoint
+from waitpoint.testing import wait_for_state
 
 __all__ = ["wait_for_state", "wait_until"]
 

@@ -27,7 +27,7 @@ from ingest.console import ConsoleAccess, create_console_app
 from waitpoint import Waitpoint
 
 from .conftest import wait_for_state, wait_until
-from .ingest.test_server import free_port
+from .ports import free_port
 from .waitpoint.workers import Complete, SoloWaiter
 
 PGBOUNCER = shutil.which("pgbouncer") or (

@@ -17,7 +17,7 @@ import asyncpg
 import click
 import pytest
 
-from ingest.cli import main as cli
+from waitpoint.cli import build_cli
 
 from .conftest import wait_until
 
@@ -127,6 +127,7 @@ def _synopsis_lines() -> list[str]:
 @pytest.mark.parametrize("line", _synopsis_lines())
 def test_every_command_and_option_in_the_synopsis_exists(line):
     words = shlex.split(re.sub(r"[\[\]()|]", " ", line))[1:]
+    cli = build_cli()
     command: click.Command = cli
     context = click.Context(cli)
     while isinstance(command, click.Group) and words and words[0] in command.commands:

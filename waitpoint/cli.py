@@ -1,7 +1,12 @@
-"""The engine's commands (migrate, work, jobs, signal, workflow status and broadcast) and what every
-command shares: the database and schema options, the runner that turns a dead database
-into one line, the SIGINT/SIGTERM handler. `build_cli()` assembles the one click group;
-ingest.cli adds the receiver's commands and migration track to it (`waitpoint` on PATH).
+"""The `waitpoint` command (`main`, also `python -m waitpoint`): the engine's commands
+(migrate, work, jobs, signal, workflow, queue(s), stats) and what every command shares:
+the database and schema options, the runner that turns a dead database into one line, the
+SIGINT/SIGTERM handler.
+
+A package installed beside the engine adds commands through the entry point group
+`waitpoint.commands` (a sequence of click commands; the receiver adds serve, up, console,
+check-config, route, record, replay, providers) and its migrations through
+`waitpoint.migration_tracks`: the engine imports neither, they find it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import signal as os_signal
 import sys
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any, TypeVar
 
 import asyncpg
@@ -29,7 +35,7 @@ from ._query import QueueView, TableStats
 from ._settings import Settings
 from ._settings import parse_queues as parse_queue_spec
 from ._workflow import WorkflowStatus
-from .schema import Migration, MigrationTrack
+from .schema import Migration, MigrationTrack, installed_tracks
 from .schema import migrate as apply_migrations
 from .sql import check_schema
 
@@ -451,11 +457,31 @@ SERVICE_COMMANDS = frozenset({"work", "serve", "up"})
 """Commands that keep running: they log at INFO by default, the others only warnings."""
 
 
-def build_cli(extra_commands: Sequence[click.Command] = (),
-              tracks: Sequence[MigrationTrack] = ()) -> click.Group:
-    """The `waitpoint` group: the engine's commands, then `extra_commands`; `migrate`
-    applies the engine's migrations and then `tracks`."""
-    context = CliContext(tuple(tracks))
+COMMANDS_ENTRY_POINTS = "waitpoint.commands"
+
+
+def installed_commands() -> list[click.Command]:
+    """The commands of the packages installed beside the engine (entry points of group
+    `waitpoint.commands`, each a sequence of click commands), by package name."""
+    commands: list[click.Command] = []
+    for entry in sorted(metadata.entry_points(group=COMMANDS_ENTRY_POINTS),
+                        key=lambda e: e.name):
+        offered = entry.load()
+        if not all(isinstance(command, click.Command) for command in offered):
+            raise TypeError(f"entry point {entry.name} = {entry.value} "
+                            f"({COMMANDS_ENTRY_POINTS}) is not a sequence of click commands")
+        commands += offered
+    return commands
+
+
+def build_cli(extra_commands: Sequence[click.Command] | None = None,
+              tracks: Sequence[MigrationTrack] | None = None) -> click.Group:
+    """The `waitpoint` group: the engine's commands, then `extra_commands` (default: the
+    installed ones); `migrate` applies the engine's migrations and then `tracks`
+    (default: the installed ones)."""
+    if extra_commands is None:
+        extra_commands = installed_commands()
+    context = CliContext(tuple(installed_tracks() if tracks is None else tracks))
 
     @click.group(context_settings={"obj": context})
     @click.option("--log-level", default=None, envvar="WAITPOINT_LOG_LEVEL",
@@ -473,5 +499,14 @@ def build_cli(extra_commands: Sequence[click.Command] = (),
     return main
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The `waitpoint` command, with every installed package's commands."""
     build_cli()()
+
+
+if __name__ == "__main__":
+    # Run as the imported module, not as __main__: the packages whose commands it loads
+    # import waitpoint.cli, and must find the one instance the group is built from.
+    from waitpoint.cli import main as imported_main
+
+    imported_main()

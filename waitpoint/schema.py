@@ -3,7 +3,9 @@ several processes.
 
 A track is one package's own list (the engine's `waitpoint` track; the receiver brings
 `ingest`). `migrate()` applies the engine's track first, then the others in the order
-given, under one advisory lock per schema.
+given, under one advisory lock per schema. A package installed beside the engine offers
+its track through the entry point group `waitpoint.migration_tracks` (`installed_tracks()`),
+so the engine's command line and test fixtures migrate it without importing it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from importlib.resources.abc import Traversable
 
 import asyncpg
@@ -69,6 +71,21 @@ def _track_migrations(track: MigrationTrack) -> tuple[Migration, ...]:
 
 
 ENGINE_TRACK = MigrationTrack("waitpoint", "waitpoint")
+TRACKS_ENTRY_POINTS = "waitpoint.migration_tracks"
+
+
+@cache
+def installed_tracks() -> tuple[MigrationTrack, ...]:
+    """The migration tracks of the packages installed beside the engine (entry points of
+    group `waitpoint.migration_tracks`, each a MigrationTrack), by name."""
+    tracks = []
+    for entry in sorted(metadata.entry_points(group=TRACKS_ENTRY_POINTS), key=lambda e: e.name):
+        track = entry.load()
+        if not isinstance(track, MigrationTrack):
+            raise MigrationError(f"entry point {entry.name} = {entry.value} "
+                                 f"({TRACKS_ENTRY_POINTS}) is not a MigrationTrack")
+        tracks.append(track)
+    return tuple(tracks)
 
 
 def _ordered(tracks: Sequence[MigrationTrack]) -> list[MigrationTrack]:

@@ -1,7 +1,7 @@
 """SQL files: each statement is a `.sql` file of a package's folder, rendered for a schema.
 
 The engine's typed query class (`waitpoint._query.Query`) and the receiver's
-(`ingest.query.InboxQuery`) are built on this, so every statement can be read, reviewed
+(`ingest.receiver_sql.InboxQuery`) are built on this, so every statement can be read, reviewed
 and tested on its own, and the schema name is checked once before it enters SQL text.
 """
 

@@ -9,6 +9,7 @@
   the outcomes.
 - `with mode("inline"):` Worker.enqueue() runs the job at once (process_job) instead of
   inserting it.
+- `await wait_for_state(wp, job_id, "completed")`: poll a real job until it reaches a state.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +28,7 @@ from . import codec
 from ._ack import Ack, SnoozeAck
 from ._current import current_instance
 from ._execution import Execution, JobRuntime, ScriptedSignals, current_execution
+from ._instance import Waitpoint
 from ._job import Job, JobState
 from ._mode import inline_runner
 from ._results import Cancel, Record, Snooze
@@ -33,7 +36,7 @@ from ._runner import run_job
 from ._worker import resolve_worker
 
 __all__ = ["all_enqueued", "assert_enqueued", "drain_queue", "mode", "process_job",
-           "refute_enqueued"]
+           "refute_enqueued", "wait_for_state"]
 
 
 class _NoDatabase:
@@ -225,3 +228,16 @@ async def _run_inline(job: Job) -> Job:
             job.meta["recorded"] = codec.encode_text(result.value)
     return job
 
+
+async def wait_for_state(wp: Waitpoint, job_id: int, *states: str,
+                         timeout: float = 10.0) -> Job:
+    """Poll the job until it is in one of `states` (a real deadline, no sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await wp.get_job(job_id)
+        if job is not None and str(job.state) in states:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} is {job.state if job else 'gone'}, "
+                                 f"not {'/'.join(states)}, after {timeout}s")
+        await asyncio.sleep(0.02)

@@ -20,11 +20,11 @@ from waitpoint import Waitpoint
 from waitpoint.inspect import WAITING_STATES
 from waitpoint.sql import keep_session
 
-from ..query import InboxQuery
+from ..receiver_sql import InboxQuery
 from . import deliveries, jobs, overview, sources, waiting, workflows
 from .access import ACCESS, ConsoleAccess, guard
+from .console_sql import ConsoleQuery
 from .present import ago, moment, pretty_json, span
-from .query import ConsoleQuery
 from .state import CONSOLE, Console, error_pages
 
 log = structlog.get_logger("ingest.console")

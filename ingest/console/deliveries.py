@@ -11,11 +11,11 @@ from aiohttp import web
 
 import routing
 
-from ..deliveries import describe
+from ..prepared import describe
 from ..redaction import REDACTED
 from ..replay import evaluate_stored, replay_events
+from .console_sql import EventFilter
 from .present import show_body
-from .query import EventFilter
 from .state import (
     PAGE_SIZE,
     SEARCH_BOUND,

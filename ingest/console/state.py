@@ -18,10 +18,10 @@ import routing
 from waitpoint import Waitpoint
 from waitpoint.inspect import NEWEST, Inspector
 
-from ..query import InboxQuery
+from ..receiver_sql import InboxQuery
 from ..replay import parse_since
 from .access import ACCESS, OPERATOR, Operator
-from .query import ConsoleQuery
+from .console_sql import ConsoleQuery
 
 log = structlog.get_logger("ingest.console")
 

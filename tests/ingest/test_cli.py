@@ -13,7 +13,7 @@ ENV = {**os.environ, "STRIPE_WEBHOOK_SECRET": "whsec_test", "PARTNER_JWT_SECRET"
 
 
 def cli(*args: str, stdin: bytes | None = None, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ingest.cli", *args], cwd=ROOT, input=stdin,
+    return subprocess.run([sys.executable, "-m", "waitpoint", *args], cwd=ROOT, input=stdin,
                           capture_output=True, timeout=60, env=env or ENV)
 
 

@@ -15,7 +15,7 @@ import routing
 from ingest.app import create_app
 from ingest.console import ConsoleAccess, ConsoleRefused, create_console_app
 from ingest.delivery_counts import DeliveryCounts
-from ingest.query import InboxQuery
+from ingest.receiver_sql import InboxQuery
 from waitpoint import Workflow
 
 from ..conftest import wait_for_state, wait_until

@@ -7,7 +7,7 @@ import asyncpg
 import pytest
 
 from ingest.delivery_counts import DeliveryCounts
-from ingest.query import InboxQuery
+from ingest.receiver_sql import InboxQuery
 
 
 async def totals(db, schema):

@@ -29,7 +29,7 @@ def test_the_readme_shows_the_example_project_as_it_is():
 def test_record_signs_a_body_for_a_source(tmp_path):
     out = tmp_path / "paid.json"
     result = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "record", "--config", "config/routes.yaml",
+        [sys.executable, "-m", "waitpoint", "record", "--config", "config/routes.yaml",
          "--source", "stripe", "--body", "tests/recordings/payment_succeeded.body.json",
          "--out", str(out)],
         cwd=SHOP, capture_output=True, text=True, timeout=60,
@@ -39,7 +39,7 @@ def test_record_signs_a_body_for_a_source(tmp_path):
     assert recording["expect"] == {"status": 200, "outcome": "routed"}
     assert recording["headers"]["stripe-signature"].startswith("t=")
     unknown = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "record", "--config", "config/routes.yaml",
+        [sys.executable, "-m", "waitpoint", "record", "--config", "config/routes.yaml",
          "--source", "paypal", "--body", "tests/recordings/payment_succeeded.body.json"],
         cwd=SHOP, capture_output=True, text=True, timeout=60,
         env={**os.environ, "STRIPE_WEBHOOK_SECRET": "whsec_test_secret"})

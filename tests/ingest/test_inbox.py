@@ -11,7 +11,7 @@ import pytest
 import routing
 from ingest.events import Delivery, EventRecord
 from ingest.inbox import Inbox, UnstorableEvent
-from ingest.query import InboxQuery
+from ingest.receiver_sql import InboxQuery
 from waitpoint import Job, codec
 
 from ..conftest import wait_until

@@ -14,9 +14,9 @@ import time
 
 import asyncpg
 
-from ingest.deliveries import prepare
 from ingest.events import EventRecord
-from ingest.query import InboxQuery
+from ingest.prepared import prepare
+from ingest.receiver_sql import InboxQuery
 from routing import Callback, evaluate, parse_config
 
 CALLBACKS = 12

@@ -13,12 +13,12 @@ import pytest
 import routing
 from ingest.context import ReceiverLimits
 from ingest.inbox import Inbox, InboxFull
-from ingest.query import InboxQuery
+from ingest.receiver_sql import InboxQuery
 from ingest.server import serve
 from waitpoint import Job
 
+from ..ports import free_port
 from ..proxy import PostgresProxy
-from .test_server import free_port
 
 CONFIG = textwrap.dedent("""\
     version: 1

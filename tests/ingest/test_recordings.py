@@ -16,8 +16,8 @@ from pydantic import TypeAdapter
 
 import routing
 from ingest.app import create_app
-from ingest.query import RECEIVER_TRACKS
-from ingest.recording import RecordingError, load_recording
+from ingest.receiver_sql import RECEIVER_TRACKS
+from ingest.recording_file import RecordingError, load_recording
 from ingest.replay import replay_events
 from ingest.verify import SignedRequest, VerificationError, sign, verify
 from routing.schemes import VerifySpec
@@ -200,7 +200,7 @@ async def test_replay_command_against_a_running_receiver(waitpoint_receiver, tmp
 
     async def cli(*args: str) -> tuple[int, str, str]:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ingest.cli", "replay", *args, cwd=ROOT,
+            sys.executable, "-m", "waitpoint", "replay", *args, cwd=ROOT,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await process.communicate()
         return process.returncode, out.decode(), err.decode()

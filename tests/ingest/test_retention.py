@@ -8,7 +8,7 @@ import pytest
 
 import routing
 from ingest.events import EventRecord
-from ingest.query import InboxQuery
+from ingest.receiver_sql import InboxQuery
 from ingest.retention import EventRetention
 
 CONFIG = textwrap.dedent("""\

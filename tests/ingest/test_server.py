@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,14 +15,9 @@ import psutil
 from examples.approvals import ApprovalWorker
 
 from ..conftest import wait_for_state, wait_until
+from ..ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def healthy(port: int) -> bool:
@@ -36,7 +30,7 @@ async def healthy(port: int) -> bool:
 
 
 def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ingest.cli", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "waitpoint", *args], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, "STRIPE_WEBHOOK_SECRET": "x" * 32})
 
@@ -121,7 +115,7 @@ async def test_waitpoint_console_serves_with_a_password_and_read_only(start_wait
     await start_waitpoint(queues={})  # migrated
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "console", "--config", "config/example.yaml",
+        [sys.executable, "-m", "waitpoint", "console", "--config", "config/example.yaml",
          "--database-url", database_url, "--schema", schema, "--host", "0.0.0.0",
          "--port", str(port), "--read-only"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -154,11 +148,11 @@ async def _is(status, wanted: int) -> bool:
 def test_the_console_refuses_an_exposed_address_without_a_password_and_the_webhook_port():
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAITPOINT_CONSOLE")}
     exposed = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "console", "--config", "config/example.yaml",
+        [sys.executable, "-m", "waitpoint", "console", "--config", "config/example.yaml",
          "--host", "0.0.0.0"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert exposed.returncode == 2 and "WAITPOINT_CONSOLE_PASSWORD" in exposed.stderr
     same_port = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "up", "--config", "config/example.yaml",
+        [sys.executable, "-m", "waitpoint", "up", "--config", "config/example.yaml",
          "--port", "8090", "--console-port", "8090"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert same_port.returncode == 2 and "not the webhook port" in same_port.stderr

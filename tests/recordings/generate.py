@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-from ingest.recording import Outcome, Recording
+from ingest.recording_file import Outcome, Recording
 from ingest.verify import refresh_body, sign
 from routing import load_config
 

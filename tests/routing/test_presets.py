@@ -8,9 +8,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ingest.cli import main
 from routing import ConfigError, parse_config
 from routing.presets import PRESETS, SCHEMES
+from waitpoint.cli import build_cli
 
 
 def problems(text: str) -> list[tuple[int, str, str]]:
@@ -57,12 +57,12 @@ def test_paddle_takes_its_providers_tolerance_unless_the_config_sets_one():
 
 
 def test_providers_command_lists_every_preset():
-    result = CliRunner().invoke(main, ["providers", "--json"])
+    result = CliRunner().invoke(build_cli(), ["providers", "--json"])
     assert result.exit_code == 0, result.output
     listed = {row["scheme"]: row for row in json.loads(result.output)}
     assert set(listed) == set(PRESETS)
     assert listed["meta"]["handshake"].startswith("GET hub.mode=subscribe")
     assert listed["gitlab"]["headers"] == ["X-Gitlab-Token"]
     assert listed["stripe"]["delivery_id"] == "body.id"
-    text = CliRunner().invoke(main, ["providers"]).output
+    text = CliRunner().invoke(build_cli(), ["providers"]).output
     assert "discord  (Discord interactions)" in text and "handshake:   PING" in text

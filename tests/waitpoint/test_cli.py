@@ -10,9 +10,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from ingest.query import RECEIVER_TRACKS
 from waitpoint import Waitpoint
-from waitpoint.schema import available_migrations
+from waitpoint.schema import available_migrations, installed_tracks
 
 from ..conftest import wait_for_state, wait_until
 from .workers import Complete, SoloWaiter
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def waitpoint_cli(*args: str, database_url: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ingest.cli", *args, "--database-url", database_url],
+        [sys.executable, "-m", "waitpoint", *args, "--database-url", database_url],
         cwd=ROOT, capture_output=True, text=True, timeout=60, **kwargs)
 
 
@@ -30,7 +29,7 @@ def test_migrate_command(database_url):
     schema = f"c_{uuid.uuid4().hex[:10]}"
     first = waitpoint_cli("migrate", "--schema", schema, database_url=database_url)
     assert first.returncode == 0, first.stderr
-    assert f"applied {len(available_migrations(RECEIVER_TRACKS))} migration(s)" in first.stdout
+    assert f"applied {len(available_migrations(installed_tracks()))} migration(s)" in first.stdout
     again = waitpoint_cli("migrate", "--schema", schema, database_url=database_url)
     assert "applied 0 migration(s)" in again.stdout
 

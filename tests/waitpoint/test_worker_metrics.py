@@ -11,7 +11,7 @@ from pathlib import Path
 from waitpoint import Waitpoint
 
 from ..conftest import wait_for_state, wait_until
-from ..ingest.test_server import free_port
+from ..ports import free_port
 from .workers import Complete, Outcome, SoloWaiter
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from .recording import Outcome, Recording
+from .recording_file import Outcome, Recording
 
-log = structlog.get_logger("ingest.recorder")
+log = structlog.get_logger("ingest.request_recorder")
 
 
 class Recorder:

@@ -1,0 +1,5 @@
+"""`python -m waitpoint`: the `waitpoint` command."""
+
+from waitpoint.cli import main
+
+main()
