@@ -106,3 +106,13 @@ def test_the_receiver_names_no_engine_table():
             offenders += [f"{path.relative_to(ROOT)}:{number}: {table}"
                           for table in named.findall(line) if table in tables]
     assert offenders == []
+
+
+def test_the_engines_tests_use_nothing_of_the_receiver():
+    """The engine's tests run on the engine (and its fixtures) alone: a receiver module
+    or its routing imported there would hide a dependency the engine must not have."""
+    graph = grimp.build_graph("tests", *PACKAGES)
+    engine_tests = {m for m in graph.modules if m.startswith("tests.waitpoint")}
+    imported = {(m, i) for m in engine_tests for i in graph.find_modules_directly_imported_by(m)
+                if i.split(".")[0] in ("ingest", "routing") or i.startswith("tests.ingest")}
+    assert imported == set()

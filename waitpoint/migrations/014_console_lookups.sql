@@ -1,5 +1,6 @@
--- Lookups the operator console makes, by index rather than by a scan that grows with the
--- table (ingest's console pages; `waitpoint stats` shows the sizes).
+-- Lookups of the engine's read model (waitpoint.inspect, which the operator console shows),
+-- by index rather than by a scan that grows with the table (`waitpoint stats` shows the
+-- sizes).
 
 -- Every signal a job received, consumed ones included: the job page lists them with where
 -- they came from. The pending-only index of 002 cannot answer that.
