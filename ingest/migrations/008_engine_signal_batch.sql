@@ -19,7 +19,9 @@ DROP FUNCTION IF EXISTS {schema}.ingest_events(jsonb);
 CREATE OR REPLACE FUNCTION {schema}.signal_event_deliveries(
   events bigint[], targets jsonb[], payloads bytea[], names text[]
 ) RETURNS TABLE (delivery integer, reached bigint[])
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN QUERY
   WITH d AS (
     SELECT d.n::integer AS n, d.target, d.event
     FROM unnest(events, targets) WITH ORDINALITY AS d(event, target, n)
@@ -42,7 +44,8 @@ LANGUAGE sql AS $$
             AS s(step, k) WHERE d.target ? 'steps' ORDER BY d.n, s.k),
     ARRAY(SELECT s.step FROM d, jsonb_array_elements_text(d.target -> 'steps')
             WITH ORDINALITY AS s(step, k) WHERE d.target ? 'steps' ORDER BY d.n, s.k)
-  ) AS b
+  ) AS b;
+END;
 $$;
 
 -- Replayed deliveries (replay_event() calls this one): the payloads travel base64 in the
@@ -85,11 +88,18 @@ DECLARE
   locked bigint[];
   fresh_items integer[];
   fresh_events bigint[];
-  fresh_delivery_events bigint[];
-  fresh_targets jsonb[];
-  fresh_payloads bytea[];
-  fresh_names text[];
-  fresh_positions integer[];
+  job_payloads bytea[];
+  job_names text[];
+  job_sources text[];
+  job_originals bigint[];
+  pair_deliveries integer[];
+  pair_jobs bigint[];
+  signalled bigint;
+  other_events bigint[];
+  other_targets jsonb[];
+  other_payloads bytea[];
+  other_names text[];
+  other_positions integer[];
   other record;
 BEGIN
   -- 1. Take the locks of the jobs that job deliveries name, in the engine's order: the
@@ -136,33 +146,60 @@ BEGIN
   INTO fresh_items, fresh_events
   FROM inserted i JOIN firsts f ON f.source = i.source AND f.delivery_id = i.delivery_id;
 
-  -- 3. The new events' deliveries go to the engine; a keyed or workflow delivery records
-  --    what it reached on its event (the rare case that writes an event row twice). The
-  --    loop reads every row signal_event_deliveries() returns, so it runs whole.
-  SELECT array_agg(f.event ORDER BY f.delivery), array_agg(f.target ORDER BY f.delivery),
-         array_agg(f.payload ORDER BY f.delivery), array_agg(f.name ORDER BY f.delivery),
-         array_agg(f.position ORDER BY f.delivery)
-  INTO fresh_delivery_events, fresh_targets, fresh_payloads, fresh_names, fresh_positions
-  FROM (
-    SELECT e.event, d.target::jsonb AS target, d.payload, d.name, d.delivery,
+  -- 3. The new events' deliveries go to the engine's signal_batch(): the job deliveries
+  --    straight from the typed arrays (their reach is on the events already); the rare
+  --    keyed or workflow delivery through signal_event_deliveries(), recording what it
+  --    reached on its event (the one case that writes an event row twice). Each result is
+  --    read whole, so each call runs whole.
+  WITH fresh AS (
+    SELECT e.event, d.target, d.payload, d.name, d.delivery,
            (row_number() OVER (PARTITION BY d.item ORDER BY d.delivery) - 1)::integer
              AS position
     FROM unnest(delivery_items, delivery_targets, delivery_payloads, delivery_names)
       WITH ORDINALITY AS d(item, target, payload, name, delivery)
     JOIN unnest(fresh_items, fresh_events) AS e(item, event) ON e.item = d.item
-  ) f;
+  ), paired AS (
+    SELECT DISTINCT t.delivery FROM unnest(target_deliveries) AS t(delivery)
+  ), split AS (
+    SELECT f.*, p.delivery IS NOT NULL AS to_jobs FROM fresh f
+    LEFT JOIN paired p ON p.delivery = f.delivery
+  )
+  SELECT array_agg(payload ORDER BY delivery) FILTER (WHERE to_jobs),
+         array_agg(name ORDER BY delivery) FILTER (WHERE to_jobs),
+         array_agg('event:' || event ORDER BY delivery) FILTER (WHERE to_jobs),
+         array_agg(delivery ORDER BY delivery) FILTER (WHERE to_jobs),
+         array_agg(event ORDER BY delivery) FILTER (WHERE NOT to_jobs AND NOT target::jsonb ? 'jobs'),
+         array_agg(target::jsonb ORDER BY delivery)
+           FILTER (WHERE NOT to_jobs AND NOT target::jsonb ? 'jobs'),
+         array_agg(payload ORDER BY delivery)
+           FILTER (WHERE NOT to_jobs AND NOT target::jsonb ? 'jobs'),
+         array_agg(name ORDER BY delivery) FILTER (WHERE NOT to_jobs AND NOT target::jsonb ? 'jobs'),
+         array_agg(position ORDER BY delivery)
+           FILTER (WHERE NOT to_jobs AND NOT target::jsonb ? 'jobs')
+  INTO job_payloads, job_names, job_sources, job_originals,
+       other_events, other_targets, other_payloads, other_names, other_positions
+  FROM split;
 
-  IF fresh_delivery_events IS NOT NULL THEN
+  IF job_originals IS NOT NULL THEN
+    SELECT array_agg(o.n::integer ORDER BY t.k), array_agg(t.job ORDER BY t.k)
+    INTO pair_deliveries, pair_jobs
+    FROM unnest(target_deliveries, target_jobs) WITH ORDINALITY AS t(delivery, job, k)
+    JOIN unnest(job_originals) WITH ORDINALITY AS o(original, n) ON o.original = t.delivery;
+    SELECT count(*) INTO signalled FROM {schema}.signal_batch(
+      job_payloads, job_names, job_sources, NULL, NULL, NULL, NULL, pair_deliveries,
+      pair_jobs, NULL, NULL);
+  END IF;
+
+  IF other_events IS NOT NULL THEN
     FOR other IN
       SELECT r.delivery, r.reached FROM {schema}.signal_event_deliveries(
-        fresh_delivery_events, fresh_targets, fresh_payloads, fresh_names) AS r
+        other_events, other_targets, other_payloads, other_names) AS r
       ORDER BY r.delivery
     LOOP
-      CONTINUE WHEN fresh_targets[other.delivery] ? 'jobs';
       UPDATE {schema}.events
-      SET signals = jsonb_set(signals, ARRAY[fresh_positions[other.delivery]::text, 'reached'],
+      SET signals = jsonb_set(signals, ARRAY[other_positions[other.delivery]::text, 'reached'],
                               to_jsonb(other.reached))
-      WHERE id = fresh_delivery_events[other.delivery];
+      WHERE id = other_events[other.delivery];
     END LOOP;
   END IF;
 

@@ -12,20 +12,26 @@
 -- Lock the live jobs among `job_ids` (not completed, cancelled or discarded), in id order,
 -- and return them: these are the jobs a job signal to `job_ids` reaches.
 CREATE OR REPLACE FUNCTION {schema}.lock_signal_targets(job_ids bigint[]) RETURNS bigint[]
-LANGUAGE sql AS $$
-  SELECT coalesce(array_agg(l.id ORDER BY l.id), '{}') FROM (
+LANGUAGE plpgsql AS $$
+DECLARE
+  locked bigint[];
+BEGIN
+  SELECT coalesce(array_agg(l.id ORDER BY l.id), '{}') INTO locked FROM (
     SELECT j.id FROM {schema}.jobs j
     WHERE j.id = ANY(ARRAY(SELECT DISTINCT unnest(job_ids)))
       AND j.state NOT IN ('completed', 'cancelled', 'discarded')
     ORDER BY j.id
     FOR UPDATE OF j
-  ) l
+  ) l;
+  RETURN locked;
+END;
 $$;
 
 -- Deliver a batch of signals. One element per delivery (numbered from 1) in `payloads`
 -- (erlpack), `names` (a job or step signal's name, a broadcast's signal name; NULL:
 -- unnamed), `sources`, `keys` and `keep_fors` (seconds, NULL: kept until consumed) for a
--- keyed delivery, `workflows` and `propagates` for a workflow delivery. Which jobs a job
+-- keyed delivery, `workflows` and `propagates` for a workflow delivery (shorter arrays,
+-- or NULL, read as NULL past their end: a batch of job deliveries passes NULL for all four). Which jobs a job
 -- delivery names comes as (delivery, job) pairs, which steps a workflow delivery names as
 -- (delivery, step) pairs: a workflow delivery without steps sets the workflow's named
 -- signal (a broadcast). A delivery with neither key nor workflow is a job delivery.
@@ -116,22 +122,26 @@ BEGIN
   SELECT d.n::integer,
          CASE WHEN d.key IS NULL AND d.workflow IS NULL THEN coalesce(j.reached, '{}')
               ELSE coalesce(o.reached, '{}') END
-  FROM unnest(keys, workflows) WITH ORDINALITY AS d(key, workflow, n)
+  FROM unnest(payloads, keys, workflows) WITH ORDINALITY AS d(payload, key, workflow, n)
   LEFT JOIN job_reach j ON j.delivery = d.n
   LEFT JOIN other_reach o ON o.delivery = d.n
   ORDER BY d.n;
 END;
 $$;
 
--- Deliver one payload to jobs by id: the batch of one.
+-- Deliver one payload to jobs by id: the batch of one (PL/pgSQL, so its plan is cached).
 CREATE OR REPLACE FUNCTION {schema}.signal_jobs(target_ids bigint[], signal_payload bytea,
                                                 signal_source text, signal_name text)
 RETURNS bigint[]
-LANGUAGE sql AS $$
-  SELECT coalesce(array_agg(DISTINCT r.job ORDER BY r.job), '{}')
+LANGUAGE plpgsql AS $$
+DECLARE
+  reached bigint[];
+BEGIN
+  SELECT b.reached INTO reached
   FROM {schema}.signal_batch(ARRAY[signal_payload], ARRAY[signal_name], ARRAY[signal_source],
-                             ARRAY[NULL::text], ARRAY[NULL::double precision],
-                             ARRAY[NULL::bigint], ARRAY[NULL::boolean],
+                             NULL, NULL, NULL, NULL,
                              array_fill(1, ARRAY[cardinality(target_ids)]), target_ids,
-                             '{}'::integer[], '{}'::text[]) AS b, unnest(b.reached) AS r(job)
+                             NULL, NULL) AS b;
+  RETURN reached;
+END;
 $$;
