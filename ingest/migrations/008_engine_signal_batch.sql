@@ -6,7 +6,7 @@
 -- Lock order, unchanged: a batch takes its target jobs' locks (lock_signal_targets(), in
 -- id order) before it inserts any event, and waits on another batch's event row only while
 -- inserting. It never waits for a job while holding an event row, so two batches cannot
--- deadlock through jobs and events; signal_batch() then finds the job locks already held.
+-- deadlock through jobs and events; signal_batch() is handed the locked jobs.
 --
 -- Nothing of a released version needs ingest_events(jsonb) (none was released), nor the
 -- per-delivery helper the typed batch replaces.
@@ -187,7 +187,7 @@ BEGIN
     JOIN unnest(job_originals) WITH ORDINALITY AS o(original, n) ON o.original = t.delivery;
     SELECT count(*) INTO signalled FROM {schema}.signal_batch(
       job_payloads, job_names, job_sources, NULL, NULL, NULL, NULL, pair_deliveries,
-      pair_jobs, NULL, NULL);
+      pair_jobs, NULL, NULL, locked);
   END IF;
 
   IF other_events IS NOT NULL THEN

@@ -7,7 +7,8 @@
 -- signals in one statement; then keyed and workflow deliveries one at a time, in delivery
 -- order (signal_key() serialises on its key). A caller that writes rows of its own in the
 -- same transaction and must not wait on them while holding a job (the receiver's events)
--- takes the job locks first with lock_signal_targets(); signal_batch() then finds them held.
+-- takes the job locks first with lock_signal_targets() and hands what it returned to
+-- signal_batch().
 
 -- Lock the live jobs among `job_ids` (not completed, cancelled or discarded), in id order,
 -- and return them: these are the jobs a job signal to `job_ids` reaches.
@@ -36,18 +37,23 @@ $$;
 -- (delivery, step) pairs: a workflow delivery without steps sets the workflow's named
 -- signal (a broadcast). A delivery with neither key nor workflow is a job delivery.
 --
+-- `locked_targets`: what lock_signal_targets(job_ids) returned earlier in this transaction,
+-- when the caller took the locks first (the receiver does, before it writes its events);
+-- NULL: they are taken here.
+--
 -- Returns, per delivery, what it reached: job ids, or for a broadcast the workflow ids.
 CREATE OR REPLACE FUNCTION {schema}.signal_batch(
   payloads bytea[], names text[], sources text[],
   keys text[], keep_fors double precision[], workflows bigint[], propagates boolean[],
   job_deliveries integer[], job_ids bigint[],
-  step_deliveries integer[], step_names text[]
+  step_deliveries integer[], step_names text[],
+  locked_targets bigint[] DEFAULT NULL
 )
 RETURNS TABLE (delivery integer, reached bigint[])
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-  locked bigint[] := {schema}.lock_signal_targets(job_ids);
+  locked bigint[] := coalesce(locked_targets, {schema}.lock_signal_targets(job_ids));
   signalled bigint[];
   other record;
   other_reached bigint[];
