@@ -88,10 +88,8 @@ DECLARE
   locked bigint[];
   fresh_items integer[];
   fresh_events bigint[];
-  job_payloads bytea[];
-  job_names text[];
-  job_sources text[];
-  job_originals bigint[];
+  delivery_sources text[];
+  has_others boolean;
   pair_deliveries integer[];
   pair_jobs bigint[];
   signalled bigint;
@@ -146,48 +144,54 @@ BEGIN
   INTO fresh_items, fresh_events
   FROM inserted i JOIN firsts f ON f.source = i.source AND f.delivery_id = i.delivery_id;
 
-  -- 3. The new events' deliveries go to the engine's signal_batch(): the job deliveries
-  --    straight from the typed arrays (their reach is on the events already); the rare
-  --    keyed or workflow delivery through signal_event_deliveries(), recording what it
-  --    reached on its event (the one case that writes an event row twice). Each result is
-  --    read whole, so each call runs whole.
-  WITH fresh AS (
-    SELECT e.event, d.target, d.payload, d.name, d.delivery,
-           (row_number() OVER (PARTITION BY d.item ORDER BY d.delivery) - 1)::integer
-             AS position
-    FROM unnest(delivery_items, delivery_targets, delivery_payloads, delivery_names)
-      WITH ORDINALITY AS d(item, target, payload, name, delivery)
-    JOIN unnest(fresh_items, fresh_events) AS e(item, event) ON e.item = d.item
-  ), paired AS (
-    SELECT DISTINCT t.delivery FROM unnest(target_deliveries) AS t(delivery)
-  ), split AS (
-    SELECT f.*, p.delivery IS NOT NULL AS to_jobs FROM fresh f
-    LEFT JOIN paired p ON p.delivery = f.delivery
-  )
-  SELECT array_agg(payload ORDER BY delivery) FILTER (WHERE to_jobs),
-         array_agg(name ORDER BY delivery) FILTER (WHERE to_jobs),
-         array_agg('event:' || event ORDER BY delivery) FILTER (WHERE to_jobs),
-         array_agg(delivery ORDER BY delivery) FILTER (WHERE to_jobs),
-         array_agg(event ORDER BY delivery) FILTER (WHERE NOT to_jobs AND NOT target::jsonb ? 'jobs'),
-         array_agg(target::jsonb ORDER BY delivery)
-           FILTER (WHERE NOT to_jobs AND NOT target::jsonb ? 'jobs'),
-         array_agg(payload ORDER BY delivery)
-           FILTER (WHERE NOT to_jobs AND NOT target::jsonb ? 'jobs'),
-         array_agg(name ORDER BY delivery) FILTER (WHERE NOT to_jobs AND NOT target::jsonb ? 'jobs'),
-         array_agg(position ORDER BY delivery)
-           FILTER (WHERE NOT to_jobs AND NOT target::jsonb ? 'jobs')
-  INTO job_payloads, job_names, job_sources, job_originals,
-       other_events, other_targets, other_payloads, other_names, other_positions
-  FROM split;
+  -- 3. The new events' deliveries go to the engine's signal_batch(), the job deliveries
+  --    straight from the typed arrays (their reach is on the events already): every
+  --    delivery in its own position, where a duplicate's (no source, no pairs) and a
+  --    keyed or workflow one (no pairs) reach nothing. Those few go through
+  --    signal_event_deliveries() after, and record what they reached on their event (the
+  --    one case that writes an event row twice). Each result is read whole, so each call
+  --    runs whole.
+  SELECT ARRAY(SELECT 'event:' || e.event
+               FROM unnest(delivery_items) WITH ORDINALITY AS d(item, delivery)
+               LEFT JOIN unnest(fresh_items, fresh_events) AS e(item, event) ON e.item = d.item
+               ORDER BY d.delivery),
+         ARRAY(SELECT t.delivery
+               FROM unnest(target_deliveries) WITH ORDINALITY AS t(delivery, k)
+               JOIN unnest(delivery_items) WITH ORDINALITY AS d(item, delivery)
+                 ON d.delivery = t.delivery
+               JOIN unnest(fresh_items) AS e(item) ON e.item = d.item
+               ORDER BY t.k),
+         ARRAY(SELECT t.job
+               FROM unnest(target_deliveries, target_jobs) WITH ORDINALITY AS t(delivery, job, k)
+               JOIN unnest(delivery_items) WITH ORDINALITY AS d(item, delivery)
+                 ON d.delivery = t.delivery
+               JOIN unnest(fresh_items) AS e(item) ON e.item = d.item
+               ORDER BY t.k),
+         -- A cheap look first: a job delivery's target is spelled {"jobs": ...}.
+         EXISTS (SELECT 1 FROM unnest(delivery_targets) AS t(target)
+                 WHERE left(t.target, 8) <> '{"jobs":')
+  INTO delivery_sources, pair_deliveries, pair_jobs, has_others;
 
-  IF job_originals IS NOT NULL THEN
-    SELECT array_agg(o.n::integer ORDER BY t.k), array_agg(t.job ORDER BY t.k)
-    INTO pair_deliveries, pair_jobs
-    FROM unnest(target_deliveries, target_jobs) WITH ORDINALITY AS t(delivery, job, k)
-    JOIN unnest(job_originals) WITH ORDINALITY AS o(original, n) ON o.original = t.delivery;
+  IF cardinality(pair_jobs) > 0 THEN
     SELECT count(*) INTO signalled FROM {schema}.signal_batch(
-      job_payloads, job_names, job_sources, NULL, NULL, NULL, NULL, pair_deliveries,
-      pair_jobs, NULL, NULL, locked);
+      delivery_payloads, delivery_names, delivery_sources, NULL, NULL, NULL, NULL,
+      pair_deliveries, pair_jobs, NULL, NULL, locked);
+  END IF;
+
+  IF has_others THEN
+    SELECT array_agg(f.event ORDER BY f.delivery), array_agg(f.target ORDER BY f.delivery),
+           array_agg(f.payload ORDER BY f.delivery), array_agg(f.name ORDER BY f.delivery),
+           array_agg(f.position ORDER BY f.delivery)
+    INTO other_events, other_targets, other_payloads, other_names, other_positions
+    FROM (
+      SELECT e.event, d.target::jsonb AS target, d.payload, d.name, d.delivery,
+             (row_number() OVER (PARTITION BY d.item ORDER BY d.delivery) - 1)::integer
+               AS position
+      FROM unnest(delivery_items, delivery_targets, delivery_payloads, delivery_names)
+        WITH ORDINALITY AS d(item, target, payload, name, delivery)
+      JOIN unnest(fresh_items, fresh_events) AS e(item, event) ON e.item = d.item
+    ) f
+    WHERE NOT f.target ? 'jobs';
   END IF;
 
   IF other_events IS NOT NULL THEN

@@ -87,7 +87,8 @@ BEGIN
   FROM stored, (SELECT count(*) FROM waking) w;
   PERFORM {schema}.notify_signalled(signalled);
 
-  -- Keyed and workflow deliveries, one at a time in delivery order.
+  -- Keyed and workflow deliveries, one at a time in delivery order (none without keys or
+  -- workflows: a batch of job deliveries passes NULL for both).
   FOR other IN
     SELECT d.delivery::integer AS delivery, d.payload, d.name, d.source, d.key, d.keep_for,
            d.workflow, d.propagate,
@@ -96,7 +97,8 @@ BEGIN
                  WHERE s.delivery = d.delivery ORDER BY s.n) AS steps
     FROM unnest(payloads, names, sources, keys, keep_fors, workflows, propagates)
       WITH ORDINALITY AS d(payload, name, source, key, keep_for, workflow, propagate, delivery)
-    WHERE d.key IS NOT NULL OR d.workflow IS NOT NULL
+    WHERE (keys IS NOT NULL OR workflows IS NOT NULL)
+      AND (d.key IS NOT NULL OR d.workflow IS NOT NULL)
     ORDER BY d.delivery
   LOOP
     IF other.key IS NOT NULL THEN
