@@ -17,16 +17,19 @@ import structlog
 
 from waitpoint.retry import Backoff, retry
 from waitpoint.sql import within
+from waitpoint.supervise import supervised
 
 from .events import EventRecord, Stored
 from .receiver_sql import InboxQuery
 
 log = structlog.get_logger("ingest.inbox")
 
-UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
-               asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError,
-               asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
-               asyncpg.ConnectionFailureError)
+UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+               asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError,
+               asyncpg.ConnectionDoesNotExistError, asyncpg.AdminShutdownError,
+               asyncpg.CrashShutdownError, asyncpg.ConnectionFailureError)
+"""The database went away (a restart, a failover: asyncpg reports a statement cut in the
+middle as InternalClientError): nothing of the batch was committed, answer 503."""
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 COMMIT_ATTEMPTS = 3
 """A batch that deadlocks (or fails to serialise) this often is answered 503."""
@@ -65,7 +68,7 @@ class Inbox:
         self._on_batch = on_batch
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ingest-inbox")
+        self._task = asyncio.create_task(supervised("inbox", self._run), name="ingest-inbox")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -101,6 +104,19 @@ class Inbox:
                 in_flight.add(asyncio.create_task(self._commit(batch)))
 
     async def _commit(self, batch: list[Pending]) -> None:
+        """Commit `batch` and answer every one of its requests, whatever happens: a
+        request the inbox took must never wait without end (it also holds an in-flight
+        slot of the receiver)."""
+        try:
+            await self._commit_batch(batch)
+        except Exception as error:  # a bug or an error nobody foresaw: 503, and say so
+            log.error("inbox.failed", error=f"{type(error).__name__}: {error}",
+                      events=len(batch))
+        finally:
+            for _, future in batch:
+                _fail(future, DatabaseUnavailable("the commit ended without an answer"))
+
+    async def _commit_batch(self, batch: list[Pending]) -> None:
         if self._on_batch is not None:
             self._on_batch(len(batch))
         records = [record for record, _ in batch]
@@ -129,8 +145,8 @@ class Inbox:
                 # Find the bad event instead of failing its neighbours: halves, so that one
                 # bad event among n costs about 2·log2(n) statements, not n.
                 middle = len(batch) // 2
-                await self._commit(batch[:middle])
-                await self._commit(batch[middle:])
+                await self._commit_batch(batch[:middle])
+                await self._commit_batch(batch[middle:])
                 return
             if isinstance(error, asyncpg.DataError):
                 log.warning("inbox.unstorable", error=str(error), source=batch[0][0].source)

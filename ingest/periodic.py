@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-import asyncpg
 import structlog
 
 log = structlog.get_logger("ingest")
@@ -38,6 +37,8 @@ class Periodic:
         while True:
             try:
                 await self._work()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning(f"{self.name}.failed", error=str(error))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database going away, or a bug: never fatal
+                log.warning(f"{self.name}.failed", error=f"{type(error).__name__}: {error}")
             await asyncio.sleep(self.interval)

@@ -31,7 +31,7 @@ from ._signals import check_key
 from ._workflow import Workflow, WorkflowStatus, insert_workflow
 from .inspect import Inspector, JobFilter
 from .schema import ENGINE_TRACK, ensure_current, migrate
-from .sql import Connectable, keep_session
+from .sql import Connectable, pool_options
 
 log = structlog.get_logger("waitpoint")
 
@@ -112,7 +112,7 @@ class Waitpoint:
         settings = self.settings
         self._database_url = await resolve_database_url_async(self._database_url)
         pool = self._pool = await asyncpg.create_pool(
-            self._database_url, min_size=1, max_size=settings.pool_size, reset=keep_session,
+            self._database_url, min_size=1, max_size=settings.pool_size,
             server_settings={"application_name": f"waitpoint:{self.node}"},
             **self._pool_options(),
         )
@@ -143,7 +143,8 @@ class Waitpoint:
     def _pool_options(self) -> dict[str, Any]:
         """Behind a transaction-mode pooler, consecutive statements may run on different
         server connections: no named prepared statements (asyncpg's cache)."""
-        return {"statement_cache_size": 0} if self.settings.pooler else {}
+        pooler = {"statement_cache_size": 0} if self.settings.pooler else {}
+        return {**pool_options(), **pooler}
 
     def _listen_url(self) -> str:
         """Where LISTEN and migrations connect: they need a session of their own."""
@@ -159,7 +160,7 @@ class Waitpoint:
         if not settings.pooler:  # a pooler refuses (or drops) other startup settings
             session["synchronous_commit"] = "on" if settings.synchronous_acks else "off"
         self._cycle_pool = await asyncpg.create_pool(
-            self._database_url, min_size=1, max_size=len(self.queue_limits), reset=keep_session,
+            self._database_url, min_size=1, max_size=len(self.queue_limits),
             server_settings=session, **self._pool_options(),
         )
         notifier = self._notifier = Notifier(

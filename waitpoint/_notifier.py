@@ -68,32 +68,39 @@ class Notifier:
                 event.set()
 
     async def _supervise(self) -> None:
+        """Keep one LISTEN connection open for ever: whatever ends it (a restart, a
+        failover, a statement cut in the middle), connect again with a growing pause."""
         backoff = Backoff(initial=0.1, maximum=5.0)
         while True:
-            closed = asyncio.Event()
             try:
-                conn = await asyncpg.connect(self._url)
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("notifier.connect_failed", error=str(error),
+                await self._listen(backoff)
+                log.warning("notifier.disconnected")
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("notifier.connect_failed", error=f"{type(error).__name__}: {error}",
                             retry_in=backoff.delay)
                 await backoff.wait()
-                continue
-            try:
-                conn.add_termination_listener(lambda _conn, done=closed: done.set())
-                for channel, handler in self._channels.items():
-                    await conn.add_listener(channel, self._dispatch(handler))
-                backoff.reset()
-                if self._connected.is_set():
-                    log.info("notifier.reconnected")
-                    # Anything announced while we were away is looked at again.
-                    self._on_reconnect()
-                    self.wake_all()
-                self._connected.set()
-                await closed.wait()
-                log.warning("notifier.disconnected")
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=1)
+
+    async def _listen(self, backoff: Backoff) -> None:
+        """Listen on one connection until it closes."""
+        closed = asyncio.Event()
+        conn = await asyncpg.connect(self._url)
+        try:
+            conn.add_termination_listener(lambda _conn, done=closed: done.set())
+            for channel, handler in self._channels.items():
+                await conn.add_listener(channel, self._dispatch(handler))
+            backoff.reset()
+            if self._connected.is_set():
+                log.info("notifier.reconnected")
+                # Anything announced while we were away is looked at again.
+                self._on_reconnect()
+                self.wake_all()
+            self._connected.set()
+            await closed.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=1)
 
     @staticmethod
     def _dispatch(handler: Callable[[str], None]) -> Callable[..., None]:

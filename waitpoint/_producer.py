@@ -23,10 +23,14 @@ from ._job import Job
 from ._query import Query, QueueControl
 from ._runner import run_job
 from .retry import Backoff, retry
+from .supervise import supervised
 
 log = structlog.get_logger("waitpoint.producer")
 
-DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                   asyncpg.InternalClientError)
+"""What a cycle may raise when the database goes away: a restart or failover terminates
+every backend, and asyncpg reports a statement cut in the middle as InternalClientError."""
 
 
 class Producer:
@@ -61,7 +65,8 @@ class Producer:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"waitpoint-producer-{self.queue}")
+        self._task = asyncio.create_task(supervised(f"producer {self.queue}", self._run),
+                                         name=f"waitpoint-producer-{self.queue}")
 
     def wake(self) -> None:
         self._wake.set()
@@ -129,8 +134,9 @@ class Producer:
                 try:
                     await self._cycle(demand)
                     backoff.reset()
-                except DATABASE_ERRORS as error:
-                    log.warning("producer.fetch_failed", queue=self.queue, error=str(error),
+                except Exception as error:  # the database, or a bug: retried, never fatal
+                    log.warning("producer.fetch_failed", queue=self.queue,
+                                error=f"{type(error).__name__}: {error}",
                                 retry_in=backoff.delay)
                     await backoff.wait()
                     continue

@@ -65,7 +65,13 @@ async def waitpoint_schema(waitpoint_database_url: str) -> AsyncIterator[str]:
     conn = await asyncpg.connect(waitpoint_database_url)
     try:
         await migrate(conn, name, installed_tracks())
-        yield name
     finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
         await conn.close()
+    try:
+        yield name
+    finally:  # a connection of its own: the test may have ended every other one
+        conn = await asyncpg.connect(waitpoint_database_url)
+        try:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        finally:
+            await conn.close()

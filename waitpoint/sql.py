@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -43,6 +43,52 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     released in a `finally`), so nothing is sent. Code that SETs something on a pooled
     connection must use SET LOCAL, as behind PgBouncer in transaction mode.
     """
+
+
+BROKEN_PROTOCOL = (asyncpg.InternalClientError, asyncpg.InterfaceError)
+"""Errors after which asyncpg's protocol state is unknown (InternalClientError: "cannot
+switch to state 12; another operation (2) is in progress", seen when the backend is
+terminated mid-statement), or the connection is unusable for this caller."""
+
+
+class GuardedConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled connection that terminates itself when a statement leaves its protocol
+    broken (BROKEN_PROTOCOL), so that its pool replaces it.
+
+    asyncpg finds such a connection with its reset query when the connection goes back to
+    its pool; our pools skip that query (keep_session), so without this the pool would
+    hand the broken connection out again, and every later statement on it would fail:
+    after a failover, a node whose producer, lifeline or inbox drew it stopped for good.
+    Terminating is local (no round trip); the caller still gets the error.
+    """
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._guarded(super().execute(*args, **kwargs))
+
+    async def executemany(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._guarded(super().executemany(*args, **kwargs))
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._guarded(super().fetch(*args, **kwargs))
+
+    async def fetchrow(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._guarded(super().fetchrow(*args, **kwargs))
+
+    async def fetchval(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._guarded(super().fetchval(*args, **kwargs))
+
+    async def _guarded(self, operation: Awaitable[T]) -> T:
+        try:
+            return await operation
+        except BROKEN_PROTOCOL:
+            self.terminate()
+            raise
+
+
+def pool_options() -> dict[str, Any]:
+    """What every pool of waitpoint is created with: no reset query, and connections that
+    leave the pool when their protocol breaks."""
+    return {"reset": keep_session, "connection_class": GuardedConnection}
 
 
 async def within(pool: asyncpg.Pool, seconds: float,

@@ -18,7 +18,7 @@ from aiohttp import web
 import routing
 from waitpoint import Waitpoint
 from waitpoint.inspect import WAITING_STATES
-from waitpoint.sql import keep_session
+from waitpoint.sql import pool_options
 
 from ..receiver_sql import InboxQuery
 from . import deliveries, jobs, overview, sources, waiting, workflows
@@ -46,7 +46,7 @@ async def console_pool(waitpoint: Waitpoint) -> asyncpg.Pool:
             "statement_timeout": str(STATEMENT_TIMEOUT_MS),
             "plan_cache_mode": "force_custom_plan"}}
     return await asyncpg.create_pool(waitpoint.database_url, min_size=1, max_size=POOL_SIZE,
-                                     reset=keep_session, **options)
+                                     **pool_options(), **options)
 
 
 def create_console_app(config: routing.RoutingConfig, waitpoint: Waitpoint,

@@ -210,3 +210,27 @@ async def test_a_connection_returned_inside_a_transaction_is_rolled_back(wp: Wai
                 f"SELECT count(*) FROM {wp.schema}.jobs WHERE worker = 'left.Open'") == 0
     finally:
         await pool.close()
+
+
+async def test_a_connection_whose_protocol_broke_never_goes_back_to_the_pool(wp: Waitpoint):
+    """Without asyncpg's reset query nothing would find a connection left mid-operation;
+    the pools' connections terminate themselves on such an error, and the pool opens a
+    fresh one (here: a second statement started while the first runs, a real
+    InterfaceError from asyncpg)."""
+    import asyncpg
+
+    from waitpoint.sql import pool_options
+
+    pool = await asyncpg.create_pool(wp.database_url, min_size=1, max_size=1,
+                                     **pool_options())
+    try:
+        async with pool.acquire() as conn:
+            pid = conn.get_server_pid()
+            outcomes = await asyncio.gather(conn.fetchval("SELECT pg_sleep(0.3)"),
+                                            conn.fetchval("SELECT 1"), return_exceptions=True)
+            assert any(isinstance(o, asyncpg.InterfaceError) for o in outcomes), outcomes
+        async with pool.acquire() as conn:
+            assert conn.get_server_pid() != pid
+            assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()
