@@ -136,7 +136,10 @@ def parse_since(text: str) -> datetime:
     match = _RELATIVE.match(text.strip())
     if match:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
-        return datetime.now(UTC) - timedelta(**{unit: int(match[1])})
+        try:
+            return datetime.now(UTC) - timedelta(**{unit: int(match[1])})
+        except OverflowError:
+            raise ValueError(f"{text.strip()} reaches back before the year 1") from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -7,8 +7,9 @@
 - With a password, every request needs it: HTTP Basic (the user name is recorded as who
   acted) or `Authorization: Bearer <password>`. `WAITPOINT_CONSOLE_READONLY_PASSWORD` is a
   second credential that can look but not act. Both are compared in constant time.
-- Every action (a POST) needs the CSRF token the pages carry: an HMAC of who is acting
-  under a key made when the console starts.
+- Every action (a POST) needs the CSRF token the pages carry: an HMAC, under a key made
+  when the console starts, of who is acting and with which credential, so a token seen by
+  a read-only operator never works for the full operator of the same name.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
+from typing import Literal
 
 from aiohttp import web
 
@@ -37,12 +39,16 @@ class ConsoleRefused(Exception):
     """The console cannot start as asked (an exposed address without credentials)."""
 
 
+Credential = Literal["loopback", "password", "read_only_password"]
+
+
 @dataclass(frozen=True)
 class Operator:
-    """Who a request comes from, and whether they may act."""
+    """Who a request comes from, with which credential, and whether they may act."""
 
     name: str
     can_act: bool
+    credential: Credential = "loopback"
 
 
 def is_loopback(host: str) -> bool:
@@ -87,19 +93,21 @@ class ConsoleAccess:
             if not is_loopback(request.url.host or ""):
                 raise web.HTTPMisdirectedRequest(
                     text="this console answers to 127.0.0.1 and localhost only")
-            return Operator("local", not self.read_only)
+            return Operator("local", not self.read_only, "loopback")
         given, who = _credentials(request.headers.get("Authorization", ""))
         if given is not None:
             full = hmac.compare_digest(given, self._password)
             looking = (self._read_only_password is not None
                        and hmac.compare_digest(given, self._read_only_password))
             if full or looking:
-                return Operator(who, full and not self.read_only)
+                return Operator(who, full and not self.read_only,
+                                "password" if full else "read_only_password")
         raise web.HTTPUnauthorized(headers={"WWW-Authenticate": REALM},
                                    text="the console needs its password")
 
     def csrf_token(self, operator: Operator) -> str:
-        return hmac.new(self._csrf_key, operator.name.encode(), hashlib.sha256).hexdigest()
+        bound = f"{operator.credential}\0{operator.name}".encode()
+        return hmac.new(self._csrf_key, bound, hashlib.sha256).hexdigest()
 
     def check_csrf(self, operator: Operator, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(token.encode(),
@@ -114,7 +122,7 @@ def _credentials(header: str) -> tuple[bytes | None, str]:
     if scheme.lower() == "basic" and value:
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8: no one
             return None, ""
         user, separator, password = decoded.partition(":")
         if separator:

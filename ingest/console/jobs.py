@@ -27,6 +27,7 @@ from .state import (
     form_of,
     operator_of,
     page,
+    parse_id,
     path_id,
 )
 
@@ -42,6 +43,8 @@ def _parsed_filter(values: Mapping[str, str]) -> JobFilter:
     """The job filter of a page's query or a bulk action's form (400 for an unknown
     state)."""
     text = {name: (values.get(name) or "").strip() or None for name in FILTERS}
+    if any("\x00" in value for value in text.values() if value):
+        raise web.HTTPBadRequest(text="a text filter cannot contain NUL")
     state = text.pop("state")
     if state is not None and state not in STATES:
         raise web.HTTPBadRequest(text=f"state: one of {', '.join(STATES)}")
@@ -225,7 +228,7 @@ async def bulk_run(request: web.Request) -> web.StreamResponse:
     name = request.match_info["action"]
     action, done = ACTIONS[name]
     where = _parsed_filter(form)
-    before = int(form.get("before", "0") or 0)
+    before = parse_id(form.get("before", "")) or 0
     wp = console_of(request).waitpoint
     changed = examined = 0
     while examined < BULK_LIMIT:

@@ -78,17 +78,31 @@ def page(request: web.Request, template: str, context: Mapping[str, Any], *,
 
 
 def text_filter(request: web.Request, name: str) -> str | None:
+    """A text a person typed in a filter; PostgreSQL's text holds no NUL, so a NUL is a 400
+    here rather than an error from the database."""
     value = request.query.get(name, "").strip()
+    if "\x00" in value:
+        raise web.HTTPBadRequest(text=f"{name}: a text filter cannot contain NUL")
     return value or None
 
 
-def cursor(request: web.Request) -> int:
-    text = request.query.get("before", "")
+def parse_id(text: str) -> int | None:
+    """An id as the database holds them (1 to 2^63 - 1, ASCII digits), else None: "²" is a
+    digit to str.isdigit() and 2^64 overflows bigint, and neither may reach a query."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 0 < value <= NEWEST else None
+
+
+def cursor(request: web.Request, name: str = "before") -> int:
+    text = request.query.get(name, "")
     if not text:
         return NEWEST
-    if not text.isdigit():
-        raise web.HTTPBadRequest(text="before: expected an id")
-    return int(text)
+    value = parse_id(text)
+    if value is None:
+        raise web.HTTPBadRequest(text=f"{name}: expected an id")
+    return value
 
 
 def time_filter(request: web.Request, name: str) -> datetime | None:
@@ -102,10 +116,10 @@ def time_filter(request: web.Request, name: str) -> datetime | None:
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    text = request.match_info[name]
-    if not text.isdigit():
-        raise web.HTTPNotFound()
-    return int(text)
+    value = parse_id(request.match_info[name])
+    if value is None:
+        raise web.HTTPNotFound(text=f"no such {name}: {request.match_info[name]!r}")
+    return value
 
 
 def acted(request: web.Request, action: str, **what: Any) -> None:
@@ -124,10 +138,19 @@ async def form_of(request: web.Request) -> Mapping[str, str]:
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
+DATABASE_DOWN = (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+                 asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+                 asyncpg.AdminShutdownError, asyncpg.QueryCanceledError, TimeoutError)
+"""What a page gets when the database is down, restarting or too slow for the console's
+statement timeout."""
+
+
 @web.middleware
 async def error_pages(request: web.Request, handler: Any) -> web.StreamResponse:
     """A refusal a handler raised (a bad filter, an unknown id, a payload that is not JSON)
-    as a page of the console that says what was wrong, for a browser; as it is otherwise."""
+    as a page of the console that says what was wrong, for a browser; as it is otherwise.
+    The database unavailable is a 503 that says so; anything else unexpected a 500, with
+    one log line (never aiohttp's bare page and a multi-line traceback)."""
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -136,3 +159,20 @@ async def error_pages(request: web.Request, handler: Any) -> web.StreamResponse:
             raise
         return page(request, "error.html", {"status": error.status, "reason": error.reason,
                                             "text": error.text or ""}, status=error.status)
+    except DATABASE_DOWN as error:
+        log.warning("console.database_unavailable", path=request.path,
+                    error=f"{type(error).__name__}: {error}")
+        return _failure(request, 503, "Database unavailable",
+                        "The database is unavailable or too slow right now: nothing was "
+                        "changed. Try again in a moment.")
+    except Exception as error:
+        log.error("console.failed", path=request.path, error=f"{type(error).__name__}: {error}")
+        return _failure(request, 500, "Internal error",
+                        "The console failed on this page; its log says why.")
+
+
+def _failure(request: web.Request, status: int, reason: str, text: str) -> web.Response:
+    if "text/html" not in request.headers.get("Accept", ""):
+        return web.Response(status=status, text=text)
+    return page(request, "error.html", {"status": status, "reason": reason, "text": text},
+                status=status)

@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from waitpoint.inspect import NEWEST
-
 from .state import PAGE_SIZE, console_of, cursor, page
 
 routes = web.RouteTableDef()
@@ -17,11 +15,10 @@ routes = web.RouteTableDef()
 @routes.get("/waiting", name="waiting")
 async def waiting(request: web.Request) -> web.Response:
     console = console_of(request)
-    signals_before = request.query.get("signals_before", "")
     async with console.pool.acquire() as conn:
         jobs = await console.inspect.waiting_jobs(conn, cursor=cursor(request), size=PAGE_SIZE)
         buffered = await console.inspect.buffered_signals(
-            conn, cursor=int(signals_before) if signals_before.isdigit() else NEWEST,
+            conn, cursor=cursor(request, "signals_before"),
             size=PAGE_SIZE)
         depths = await console.inspect.depth(conn)
     return page(request, "waiting.html", {"jobs": jobs, "buffered": buffered,

@@ -79,6 +79,54 @@ async def test_an_action_without_the_csrf_token_is_refused(stack):
     assert (await wp.get_job(job.id)).state == "cancelled"
 
 
+async def test_a_csrf_token_works_only_with_the_credential_it_was_given_to(stack):
+    """A read-only operator sees a token on every page (hx-headers); one named like the
+    full operator must not be able to hand it to a page the full operator opens."""
+    wp, _, console = await stack(ConsoleAccess(host="0.0.0.0", password="s3cret",
+                                               read_only_password="look"))
+    job = await Complete.enqueue({}, schedule_in=3600)
+
+    def basic(who: str, password: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{who}:{password}".encode())
+                .decode()}
+
+    looker_page = await (await console.get("/", headers=basic("admin", "look"))).text()
+    seen = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', looker_page)[1]
+    forged = await console.post(f"/jobs/{job.id}/cancel", headers=basic("admin", "s3cret"),
+                                data={"csrf": seen})
+    assert forged.status == 403
+    assert (await wp.get_job(job.id)).state == "scheduled"
+    own = csrf_of(await (await console.get(f"/jobs/{job.id}",
+                                           headers=basic("admin", "s3cret"))).text())
+    assert own != seen
+    done = await console.post(f"/jobs/{job.id}/cancel", headers=basic("admin", "s3cret"),
+                              data={"csrf": own})
+    assert done.status == 200 and (await wp.get_job(job.id)).state == "cancelled"
+
+
+async def test_hostile_input_is_a_400_or_404_page_never_a_500(stack):
+    """Found by fuzzing: digits that are not ASCII, ids past bigint, a span back past the
+    year 1, a NUL in a text filter, an Authorization header that is not ASCII."""
+    _, _, console = await stack(ConsoleAccess(host="127.0.0.1"))
+    html = {"Accept": "text/html"}
+    for path, status in [("/jobs/\u00b2", 404), ("/jobs/99999999999999999999", 404),
+                         ("/deliveries/\u00b2", 404), ("/workflows/18446744073709551616", 404),
+                         ("/jobs?before=\u00b2", 400), ("/jobs?before=99999999999999999999", 400),
+                         ("/deliveries?before=-1", 400), ("/waiting?signals_before=x", 400),
+                         ("/deliveries?since=1000000d", 400), ("/deliveries?until=99999999d", 400),
+                         ("/deliveries?text=a%00b", 400), ("/jobs?worker=a%00b", 400),
+                         ("/jobs?args=%00", 400), ("/deliveries?delivery_id=%00", 400),
+                         ("/jobs?tag=x%00", 400), ("/jobs/bulk/cancel?queue=%00", 400)]:
+        response = await console.get(path, headers=html)
+        assert response.status == status, (path, response.status)
+        text = await response.text()
+        assert "<nav>" in text, path  # the console's own page
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], path
+    password = await stack(ConsoleAccess(host="0.0.0.0", password="s3cret"))
+    refused = await password[2].get("/", headers={"Authorization": "Basic \u00e9"})
+    assert refused.status == 401
+
+
 async def test_an_open_console_answers_only_to_loopback_host_names(stack):
     _, _, console = await stack()
     rebound = await console.get("/", headers={"Host": "attacker.example:8081"})

@@ -10,6 +10,7 @@ import os
 import shutil
 
 import pytest
+from aiohttp import web
 
 from ingest.console import ConsoleAccess
 from waitpoint import Workflow
@@ -152,6 +153,38 @@ async def test_credentials_read_only_and_csrf_are_enforced_in_the_browser(stack,
     await operator.click("#cancel")
     await operator.wait_for_selector(".message")
     assert (await wp.get_job(job.id)).state == "cancelled"
+
+
+async def test_a_read_only_token_fails_for_the_full_operator_of_the_same_name(
+        stack, browser, aiohttp_server):
+    """The read-only "admin" copies the token every page carries into a page of another
+    origin; the full operator "admin" opens it in the same browser (credentials cached):
+    the forged pause of a source is refused, because the token is bound to the credential."""
+    wp, _, console = await stack(ConsoleAccess(host="0.0.0.0", password="s3cret",
+                                               read_only_password="look"))
+    looker, base = await open_page(browser, console,
+                                   http_credentials={"username": "admin", "password": "look"})
+    await looker.goto(f"{base}/sources")
+    token = json.loads(await looker.get_attribute("body", "hx-headers"))["X-CSRF-Token"]
+
+    async def attack(_request: web.Request) -> web.Response:
+        return web.Response(content_type="text/html", text=(
+            f'<form id="f" method="post" action="{base}/sources/orders/pause">'
+            f'<input name="csrf" value="{token}"></form>'
+            '<script>document.getElementById("f").submit()</script>'))
+
+    evil = web.Application()
+    evil.router.add_get("/", attack)
+    attacker = await aiohttp_server(evil)
+    operator, _ = await open_page(browser, console,
+                                  http_credentials={"username": "admin", "password": "s3cret"})
+    await operator.goto(f"{base}/sources")  # the full operator is signed in
+    async with operator.expect_response(lambda r: r.url.endswith("/sources/orders/pause")
+                                        ) as answered:
+        await operator.goto(str(attacker.make_url("/")))
+    assert (await answered.value).status == 403
+    paused = await wp.pool.fetchval(f"SELECT count(*) FROM {wp.schema}.source_pauses")
+    assert paused == 0
 
 
 async def test_the_workflow_graph_expands_and_signals_a_step(stack, browser):
