@@ -83,7 +83,8 @@ class Handling:
     recorded: bool = True
     """Whether `--record` writes this request (not callback URLs: their path is a token)."""
     recorded_body: bytes | None = None
-    """The body as recordings keep it (secret fields redacted), once the handler knows it."""
+    """The body as recordings keep it (secret fields redacted), once the handler read it;
+    None: refused before (the recorder never reads a body itself)."""
     outcome: str | None = None
     reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)

@@ -75,10 +75,12 @@ def source_handler(runtime: SourceRuntime) -> Handler:
         headers = _headers(request, runtime.sensitive_headers)
         query = dict(request.query)
         stored_body: bytes | None = None if source.redact_body_fields else body
-        if stored_body is None and receiver.recorder is not None:
+        if receiver.recorder is not None:
             # A rejected request is recorded too: redact before anything can refuse it.
-            stored_body = handling.recorded_body = redact_body(
-                body, headers.get("content-type"), source.redact_body_fields)
+            if stored_body is None:
+                stored_body = redact_body(body, headers.get("content-type"),
+                                          source.redact_body_fields)
+            handling.recorded_body = stored_body
         await _verify(request, runtime, body, headers, query)
         if stored_body is None:  # only verified bodies are parsed to be stored
             stored_body = redact_body(body, headers.get("content-type"),

@@ -37,11 +37,12 @@ async def server(start_waitpoint):
     """Start `serve()` with the given limits on a free port; stopped at the end."""
     stops: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
 
-    async def start(limits: ReceiverLimits, waitpoint=None) -> int:
+    async def start(limits: ReceiverLimits, waitpoint=None, record_dir=None) -> int:
         wp = waitpoint or await start_waitpoint(queues={}, peer=False)
         config = routing.parse_config(CONFIG, "limits.yaml", {})
         port, stop = free_port(), asyncio.Event()
-        task = asyncio.create_task(serve(config, wp, "127.0.0.1", port, stop, limits=limits))
+        task = asyncio.create_task(serve(config, wp, "127.0.0.1", port, stop, limits=limits,
+                                         record_dir=record_dir))
         stops.append((stop, task))
         for _ in range(200):
             with contextlib.suppress(OSError):
@@ -136,6 +137,41 @@ async def test_past_max_in_flight_a_request_is_a_503_before_its_body(server):
         async with session.get(f"http://127.0.0.1:{port}/readyz") as ready:
             assert ready.status == 200  # operations are never shed
     writer.close()
+
+
+async def test_recording_refused_requests_holds_no_slot_and_fills_no_disk(server, tmp_path):
+    """`serve --record`: a declared oversize body is refused at once and recorded without
+    its body (the recorder reads nothing itself); rejected requests are recorded at most
+    REJECTED_PER_MINUTE a minute."""
+    from ingest.recording_file import load_recording
+    from ingest.request_recorder import REJECTED_PER_MINUTE
+
+    port = await server(ReceiverLimits(max_in_flight=1, body_timeout=30), record_dir=tmp_path)
+
+    async def declare_oversize() -> tuple[bytes, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /open HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n{")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        return head.split(b"\r\n")[0], writer
+
+    status, held = await declare_oversize()
+    assert b" 413 " in status
+    async with aiohttp.ClientSession() as session:
+        # Its slot is free although its client still holds the socket: not overloaded.
+        async with session.post(f"http://127.0.0.1:{port}/open", json={"job": 1}) as reply:
+            assert reply.status == 200
+    for _ in range(REJECTED_PER_MINUTE + 20):
+        status, writer = await declare_oversize()
+        assert b" 413 " in status
+        writer.close()
+    held.close()
+    files = sorted(tmp_path.glob("*.json"))
+    # One accepted, and the rejected within their budget (the minute may turn meanwhile).
+    assert len(files) <= 1 + REJECTED_PER_MINUTE + 1
+    oversize = load_recording(files[0])
+    assert oversize.response.status == 413 and oversize.raw_body == b""
+    assert "before its body was read" in oversize.note
 
 
 async def test_a_full_inbox_sheds_instead_of_growing(start_waitpoint):
