@@ -157,10 +157,10 @@ async def test_recording_refused_requests_holds_no_slot_and_fills_no_disk(server
 
     status, held = await declare_oversize()
     assert b" 413 " in status
-    async with aiohttp.ClientSession() as session:
-        # Its slot is free although its client still holds the socket: not overloaded.
-        async with session.post(f"http://127.0.0.1:{port}/open", json={"job": 1}) as reply:
-            assert reply.status == 200
+    # Its slot is free although its client still holds the socket: not overloaded.
+    async with aiohttp.ClientSession() as session, \
+            session.post(f"http://127.0.0.1:{port}/open", json={"job": 1}) as reply:
+        assert reply.status == 200
     for _ in range(REJECTED_PER_MINUTE + 20):
         status, writer = await declare_oversize()
         assert b" 413 " in status
