@@ -145,7 +145,8 @@ def _limits(_ctx: click.Context, _param: click.Parameter,
 limit_option = click.option(
     "--limit", "limits", multiple=True, callback=_limits, metavar="NAME=VALUE",
     help="A receiver limit (repeatable): keepalive_timeout, body_timeout, max_connections, "
-    "max_in_flight, max_pending, commit_timeout; see docs/architecture.md.")
+    "max_connections_per_client, max_in_flight, max_pending, commit_timeout; see "
+    "docs/architecture.md.")
 
 
 def receiver_options(command: Any) -> Any:

@@ -36,6 +36,9 @@ class ReceiverLimits:
     body_timeout: seconds to read a body once its headers arrived (408 after).
     max_connections: open connections; more are closed on accept (kept below the file
         descriptor limit, so /readyz stays reachable).
+    max_connections_per_client: open connections from one address; more are closed on
+        accept, so one client renewing idle connections cannot take every slot (a
+        reverse proxy in front counts as one client: raise it there).
     max_in_flight: requests to sources being handled at once; more get 503 with
         Retry-After before their body is read (/healthz, /readyz, /metrics are exempt).
     max_pending: events waiting for the group commit; more get 503 with Retry-After
@@ -48,6 +51,7 @@ class ReceiverLimits:
     keepalive_timeout: float = 15.0
     body_timeout: float = 30.0
     max_connections: int = 1000
+    max_connections_per_client: int = 250
     max_in_flight: int = 512
     max_pending: int = 5000
     commit_timeout: float = 10.0

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ async def serve(config: routing.RoutingConfig, waitpoint: Waitpoint, host: str, 
                            keepalive_timeout=limits.keepalive_timeout)
     await runner.setup()
     assert runner.server is not None
-    cap_connections(runner.server, connection_cap(limits.max_connections))
+    cap_connections(runner.server, connection_cap(limits.max_connections),
+                    limits.max_connections_per_client)
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
     await site.start()
     log.info("serve.listening", url=f"http://{host}:{port}", pid=os.getpid(),
@@ -70,21 +72,39 @@ def connection_cap(wanted: int) -> int:
     return min(wanted, max(16, soft - 64))
 
 
-def cap_connections(server: web.Server, limit: int) -> None:
-    """Close a connection as it is accepted when `limit` are open already: past the file
-    descriptor limit nothing, /readyz included, could be accepted at all."""
-    accept = server.connection_made
+def cap_connections(server: web.Server, limit: int, per_client: int) -> None:
+    """Close a connection as it is accepted when `limit` are open already (past the file
+    descriptor limit nothing, /readyz included, could be accepted at all), or when its
+    address has `per_client` open already (one client renewing idle connections would
+    otherwise hold every slot)."""
+    accept, lose = server.connection_made, server.connection_lost
+    by_client: Counter[str] = Counter()
+    client_of: dict[Any, str] = {}
 
     def connection_made(handler: Any, transport: asyncio.Transport) -> None:
         accept(handler, transport)
-        if len(server.connections) > limit:
-            log.warning("serve.connection_refused", open=len(server.connections), limit=limit)
+        peer = transport.get_extra_info("peername")
+        client = client_of[handler] = str(peer[0]) if peer else "?"
+        by_client[client] += 1
+        if len(server.connections) > limit or by_client[client] > per_client:
+            log.warning("serve.connection_refused", open=len(server.connections), limit=limit,
+                        client=client, client_open=by_client[client],
+                        per_client=per_client)
             # Closed once the handler has started (it is created right after this call),
             # so it sees an ordinary lost connection.
             loop = asyncio.get_running_loop()
             loop.call_soon(loop.call_soon, transport.abort)
 
+    def connection_lost(handler: Any, exc: BaseException | None) -> None:
+        client = client_of.pop(handler, None)
+        if client is not None:
+            by_client[client] -= 1
+            if by_client[client] <= 0:
+                del by_client[client]
+        lose(handler, exc)
+
     server.connection_made = connection_made  # type: ignore[method-assign]
+    server.connection_lost = connection_lost  # type: ignore[method-assign,assignment]
 
 
 RESTART_DELAY = (0.5, 30.0)

@@ -6,7 +6,9 @@
 - On any other address the console refuses to start without `WAITPOINT_CONSOLE_PASSWORD`.
 - With a password, every request needs it: HTTP Basic (the user name is recorded as who
   acted) or `Authorization: Bearer <password>`. `WAITPOINT_CONSOLE_READONLY_PASSWORD` is a
-  second credential that can look but not act. Both are compared in constant time.
+  second credential that can look but not act. Both are compared in constant time. A
+  client that gives wrong credentials GUESSES_PER_MINUTE times in a minute gets 429 until
+  the minute has passed (its right password included: guessing is not worth it).
 - Every action (a POST) needs the CSRF token the pages carry: an HMAC, under a key made
   when the console starts, of who is acting and with which credential, so a token seen by
   a read-only operator never works for the full operator of the same name.
@@ -19,9 +21,11 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import math
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Literal
@@ -30,6 +34,8 @@ from aiohttp import web
 
 PASSWORD_ENV = "WAITPOINT_CONSOLE_PASSWORD"
 READONLY_PASSWORD_ENV = "WAITPOINT_CONSOLE_READONLY_PASSWORD"
+GUESSES_PER_MINUTE = 10
+"""Wrong credentials a client may give in a minute before it is refused unheard (429)."""
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 REALM = 'Basic realm="waitpoint console", charset="UTF-8"'
@@ -74,6 +80,7 @@ class ConsoleAccess:
         self._password = password.encode() if password else None
         self._read_only_password = read_only_password.encode() if read_only_password else None
         self._csrf_key = secrets.token_bytes(32)
+        self._guesses = GuessLimiter(GUESSES_PER_MINUTE, 60.0)
 
     @classmethod
     def from_env(cls, *, host: str, read_only: bool,
@@ -94,6 +101,11 @@ class ConsoleAccess:
                 raise web.HTTPMisdirectedRequest(
                     text="this console answers to 127.0.0.1 and localhost only")
             return Operator("local", not self.read_only, "loopback")
+        client = request.remote or "?"
+        wait = self._guesses.refused_for(client)
+        if wait:
+            raise web.HTTPTooManyRequests(headers={"Retry-After": str(wait)},
+                                          text="too many wrong credentials: try again later")
         given, who = _credentials(request.headers.get("Authorization", ""))
         if given is not None:
             full = hmac.compare_digest(given, self._password)
@@ -102,6 +114,7 @@ class ConsoleAccess:
             if full or looking:
                 return Operator(who, full and not self.read_only,
                                 "password" if full else "read_only_password")
+            self._guesses.failed(client)
         raise web.HTTPUnauthorized(headers={"WWW-Authenticate": REALM},
                                    text="the console needs its password")
 
@@ -112,6 +125,41 @@ class ConsoleAccess:
     def check_csrf(self, operator: Operator, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(token.encode(),
                                                          self.csrf_token(operator).encode())
+
+
+class GuessLimiter:
+    """Wrong credentials per client address in a sliding window: at most `allowed` in
+    `window` seconds. Bounded memory: past MAX_CLIENTS addresses, the oldest is forgotten."""
+
+    MAX_CLIENTS = 10_000
+
+    def __init__(self, allowed: int, window: float) -> None:
+        self._allowed = allowed
+        self._window = window
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str) -> deque[float]:
+        failures = self._failures.get(client)
+        if failures is None:
+            return deque()
+        horizon = time.monotonic() - self._window
+        while failures and failures[0] < horizon:
+            failures.popleft()
+        if not failures:
+            del self._failures[client]
+        return failures
+
+    def refused_for(self, client: str) -> int:
+        """Seconds `client` must wait before it may try again (0: it may now)."""
+        failures = self._recent(client)
+        if len(failures) < self._allowed:
+            return 0
+        return max(1, math.ceil(failures[0] + self._window - time.monotonic()))
+
+    def failed(self, client: str) -> None:
+        if client not in self._failures and len(self._failures) >= self.MAX_CLIENTS:
+            del self._failures[next(iter(self._failures))]
+        self._failures.setdefault(client, deque()).append(time.monotonic())
 
 
 def _credentials(header: str) -> tuple[bytes | None, str]:

@@ -47,6 +47,19 @@ async def test_with_a_password_every_request_needs_it(stack):
     assert (await console.get("/jobs", headers={"Authorization": "Bearer s3cret"})).status == 200
 
 
+async def test_password_guesses_are_limited_per_client(stack):
+    from ingest.console.access import GUESSES_PER_MINUTE
+
+    _, _, console = await stack(ConsoleAccess(host="0.0.0.0", password="s3cret"))
+    for guess in range(GUESSES_PER_MINUTE):
+        wrong = await console.get("/", headers={"Authorization": f"Bearer guess{guess}"})
+        assert wrong.status == 401
+    refused = await console.get("/", headers={"Authorization": "Bearer guess-again"})
+    assert refused.status == 429 and int(refused.headers["Retry-After"]) > 0
+    # Refused unheard: the right password does not help until the minute has passed.
+    assert (await console.get("/", headers={"Authorization": "Bearer s3cret"})).status == 429
+
+
 async def test_a_read_only_credential_sees_no_action_and_may_take_none(stack):
     _, _, console = await stack(ConsoleAccess(host="0.0.0.0", password="s3cret",
                                                read_only_password="look"))

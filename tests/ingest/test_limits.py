@@ -119,6 +119,23 @@ async def test_connections_past_the_cap_are_closed_and_readyz_still_answers(serv
             raise AssertionError("/readyz never answered")
 
 
+async def test_one_client_cannot_take_every_connection(server):
+    """Idle connections from one address stop at max_connections_per_client; another
+    address (127.0.0.2: the whole of 127/8 is the loopback) still gets through."""
+    port = await server(ReceiverLimits(max_connections=10, max_connections_per_client=3,
+                                       keepalive_timeout=30))
+    held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+    extra_reader, _ = await asyncio.open_connection("127.0.0.1", port)
+    assert await closed_by_server(extra_reader) == b""  # refused on accept
+    reader, writer = await asyncio.open_connection("127.0.0.1", port,
+                                                   local_addr=("127.0.0.2", 0))
+    writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answer = await closed_by_server(reader)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+    for _, held_writer in held:
+        held_writer.close()
+
+
 async def test_past_max_in_flight_a_request_is_a_503_before_its_body(server):
     port = await server(ReceiverLimits(max_in_flight=1, body_timeout=30))
     _, writer = await asyncio.open_connection("127.0.0.1", port)
