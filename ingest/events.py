@@ -129,6 +129,10 @@ class EventRecord:
     headers: dict[str, str] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     deliveries: Sequence[Delivery] = ()
+    replay_key: bytes | None = None
+    """What a replay of this request would repeat (SHA-256); None: no replay guard."""
+    replay_seconds: float | None = None
+    """How long a replay of it is refused."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,9 @@ class Stored:
     """The inbox's answer for one event: its id, whether an earlier copy was there, and
     what its deliveries reached (nothing for a duplicate: the first copy delivered)."""
 
-    event_id: int
+    event_id: int | None
+    """None: a replay of a request already received, under a new delivery id (the replay
+    guard): nothing was stored."""
     duplicate: bool
     signalled: tuple[Signalled, ...]
 
@@ -145,9 +151,10 @@ class Stored:
         return 0 if self.duplicate else signals_reached(self.signalled)
 
 
-def batch_columns(events: Sequence[EventRecord]) -> tuple[list[Any], ...]:
+def batch_columns(events: Sequence[EventRecord]) -> tuple[list[Any] | None, ...]:
     """The arguments of ingest_batch(): one array per event column, then one per delivery
-    column, then the (delivery, job) pairs of job deliveries. Text is made storable here
+    column, then the (delivery, job) pairs of job deliveries, then the replay keys (one
+    NULL when no event has one). Text is made storable here
     (the raw body and the payloads are bytes and stay intact)."""
     sources, delivery_ids, methods, paths = [], [], [], []
     queries, headers, bodies, outcomes, errors = [], [], [], [], []
@@ -158,7 +165,11 @@ def batch_columns(events: Sequence[EventRecord]) -> tuple[list[Any], ...]:
     names: list[str | None] = []
     target_deliveries: list[int] = []
     target_jobs: list[int] = []
+    replay_keys: list[bytes | None] = []
+    replay_seconds: list[float | None] = []
     for item, event in enumerate(events, start=1):
+        replay_keys.append(event.replay_key)
+        replay_seconds.append(event.replay_seconds)
         sources.append(storable_text(event.source))
         delivery_ids.append(storable_text(event.delivery_id))
         methods.append(storable_text(event.method))
@@ -180,5 +191,7 @@ def batch_columns(events: Sequence[EventRecord]) -> tuple[list[Any], ...]:
                 for job_id in delivery.target.job_ids:
                     target_deliveries.append(number)
                     target_jobs.append(job_id)
+    guarded = any(key is not None for key in replay_keys)
     return (sources, delivery_ids, methods, paths, queries, headers, bodies, outcomes, errors,
-            delivery_items, routes, targets, payloads, names, target_deliveries, target_jobs)
+            delivery_items, routes, targets, payloads, names, target_deliveries, target_jobs,
+            replay_keys if guarded else None, replay_seconds if guarded else None)

@@ -81,7 +81,8 @@ def source_handler(runtime: SourceRuntime) -> Handler:
                 stored_body = redact_body(body, headers.get("content-type"),
                                           source.redact_body_fields)
             handling.recorded_body = stored_body
-        await _verify(request, runtime, body, headers, query)
+        signed = await _verify(request, runtime, body, headers, query)
+        replay_key = _replay_key(runtime, signed, request.path)
         if stored_body is None:  # only verified bodies are parsed to be stored
             stored_body = redact_body(body, headers.get("content-type"),
                                       source.redact_body_fields)
@@ -105,6 +106,8 @@ def source_handler(runtime: SourceRuntime) -> Handler:
             outcome=prepared.outcome, method=request.method, path=request.path, query=query,
             headers=redact_headers(headers, runtime.sensitive_headers),
             errors=prepared.errors, deliveries=prepared.deliveries,
+            replay_key=replay_key,
+            replay_seconds=source.replay_guard.seconds if source.replay_guard else None,
         )
         stored = await _submit(receiver, record)
         outcome = "duplicate" if stored.duplicate else record.outcome
@@ -124,8 +127,10 @@ def source_handler(runtime: SourceRuntime) -> Handler:
             answer_body.update(error="payload_error", detail=record.errors[-1]["message"])
         else:
             answer_body = handshakes.provider_answer(source, body, answer_body)
-        return json_answer(answer_body, status=status, headers={
-            "Waitpoint-Event-Id": str(stored.event_id), "Waitpoint-Outcome": outcome})
+        headers = {"Waitpoint-Outcome": outcome}
+        if stored.event_id is not None:
+            headers["Waitpoint-Event-Id"] = str(stored.event_id)
+        return json_answer(answer_body, status=status, headers=headers)
 
     return handle
 
@@ -143,7 +148,8 @@ def _headers(request: web.Request, sensitive: frozenset[str]) -> dict[str, str]:
 
 
 async def _verify(request: web.Request, runtime: SourceRuntime, body: bytes,
-                  headers: dict[str, str], query: dict[str, str]) -> None:
+                  headers: dict[str, str], query: dict[str, str]
+                  ) -> verification.SignedRequest:
     signed = verification.SignedRequest(body=body, headers=headers,
                                         url=runtime.verifier.signed_url(
                                             lambda: request.path_qs, lambda: str(request.url)),
@@ -156,6 +162,20 @@ async def _verify(request: web.Request, runtime: SourceRuntime, body: bytes,
             # asks the provider to retry, so the callback is not lost.
             raise Rejection(503, error.reason, error.detail, retry_after=30) from None
         raise Rejection(401, error.reason, log_detail=error.detail) from None
+    return signed
+
+
+def _replay_key(runtime: SourceRuntime, signed: verification.SignedRequest,
+                path: str) -> bytes | None:
+    """What a replay of this verified request would repeat (routing.presets.replay_guard):
+    its path and body, or the token its signature covers."""
+    guard = runtime.source.replay_guard
+    if guard is None:
+        return None
+    if guard.kind == "token":
+        token = runtime.verifier.replay_token(signed)
+        return None if token is None else hashlib.sha256(b"token\0" + token).digest()
+    return hashlib.sha256(b"request\0" + path.encode() + b"\0" + signed.body).digest()
 
 
 async def _submit(receiver: Receiver, record: EventRecord) -> Stored:

@@ -84,6 +84,11 @@ class InboxQuery:
                                            list(retentions.values()), default, batch)
         return None if deleted < 0 else deleted
 
+    async def prune_replay_guard(self, conn: Connectable, *, batch: int) -> int:
+        """Forget up to `batch` replay keys past their window; the number forgotten."""
+        deleted: int = await conn.fetchval(self._sql["prune_replay_guard"], batch)
+        return deleted
+
     async def get_event(self, conn: Connectable, event_id: int) -> StoredEvent | None:
         row = await conn.fetchrow(self._sql["get_event"], event_id)
         if row is None:

@@ -54,7 +54,8 @@ class EventRetention:
             deleted += count
             if count < BATCH:
                 break
-        if deleted:
-            log.info("retention.pruned", events=deleted,
+        forgotten = await self.query.prune_replay_guard(self.pool, batch=BATCH)
+        if deleted or forgotten:
+            log.info("retention.pruned", events=deleted, replay_keys=forgotten,
                      seconds=round(time.monotonic() - started, 3))
         return deleted

@@ -26,7 +26,14 @@ from ._schema import (
     path_problem,
 )
 from ._yaml import LocatedData, load_yaml
-from .presets import DEFAULT_DELIVERY_ID, PRESETS, SCHEMES, verifier_options
+from .presets import (
+    DEFAULT_DELIVERY_ID,
+    PRESETS,
+    SCHEMES,
+    ReplayGuard,
+    replay_guard,
+    verifier_options,
+)
 
 WHOLE_BODY = object()
 """Payload of a route without `payload`: the parsed body."""
@@ -62,6 +69,9 @@ class CompiledSource:
     recordings: the source's `redact_body_fields` and its preset's secret fields."""
     retention: float | None = None
     """Seconds its events are kept; None: the config's events_retention."""
+    replay_guard: ReplayGuard | None = None
+    """What is remembered of a verified request so that sending it again is a duplicate
+    (routing.presets.replay_guard)."""
 
     @property
     def scheme(self) -> str:
@@ -288,15 +298,25 @@ def _compile(spec: ConfigSpec, located: LocatedData,
                 issue((*base, "routes", index, "name"), f"two routes are named {route.name!r}")
             elif route is not None:
                 seen_names.add(route.name)
+        retention = source.retention or spec.events_retention
+        tolerance = getattr(source.verify, "tolerance", None)
+        if tolerance is not None and tolerance > retention:
+            issue((*base, "verify", "tolerance"),
+                  f"a tolerance of {tolerance:g} s is longer than the source's retention "
+                  f"({retention:g} s): a request replayed inside the tolerance after its "
+                  "event was deleted would be accepted again; shorten the tolerance or set "
+                  "a longer `retention`")
+        verifier = verifier_options(source.verify)
         sources[name] = CompiledSource(
             name=name, path=source.path, pattern=_path_pattern(source), verify=source.verify,
-            verifier=verifier_options(source.verify),
+            verifier=verifier,
             delivery_id=delivery_id, body=source.body,
             routes=tuple(route for route in routes if route is not None),
             variables=_variables_read(delivery_id, routes),
             redact_body_fields=frozenset(source.redact_body_fields)
             | frozenset(PRESETS[source.verify.scheme].secret_body_fields),
             retention=source.retention,
+            replay_guard=replay_guard(verifier, source.verify.scheme, retention),
         )
     return RoutingConfig(file=filename, sources=sources, body_limit=spec.body_limit,
                          callbacks=spec.callbacks,

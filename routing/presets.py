@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -247,3 +247,57 @@ def preset_options(scheme: str) -> tuple[PresetOption, ...]:
 
 DEFAULT_DELIVERY_ID = {p.name: p.delivery_id for p in _PRESET_LIST if p.delivery_id}
 """Where each provider puts its own delivery id; other schemes dedupe on a body hash."""
+
+
+UNSIGNED_DELIVERY_IDS = frozenset({"github", "shopify", "twilio", "gitlab", "linear"})
+"""Schemes whose delivery id travels in a header the signature does not cover: a captured
+request sent again with a new id would pass for a new delivery."""
+REPLAY_WINDOW = 90 * 24 * 3600.0
+"""Seconds a request whose signature has no time in it is remembered (at least as long as
+its source's events are kept)."""
+
+
+@dataclass(frozen=True)
+class ReplayGuard:
+    """What the receiver remembers of a verified request so that the same request sent
+    again is a duplicate whatever its delivery id: the request itself ("request": its path
+    and body) or the token its signature covers ("token": Mailgun signs a timestamp and a
+    token, not the body), for `seconds`."""
+
+    kind: Literal["request", "token"]
+    seconds: float
+
+
+TIMED_SCHEMES = frozenset({"stripe", "slack", "zoom", "linear", "paddle", "calendly", "mailgun",
+                           "standard", "svix", "clerk", "resend", "openai", "discord",
+                           "sendgrid"})
+"""Schemes (as verifier options name them) whose signature covers a send time."""
+
+
+def signed_time_tolerance(verifier: Any) -> float | None:
+    """The tolerance of a verifier whose signature covers a send time (a timestamp header
+    or pair, a time field of the body, a JWT's expiry); None when it covers no time."""
+    tolerance = getattr(verifier, "tolerance", None)
+    if isinstance(verifier, JwtScheme) or getattr(verifier, "scheme", "") in (
+            "plaid", "google-pubsub"):
+        return float(tolerance or 300)
+    timed = ("{timestamp}" in getattr(verifier, "signed_content", "")
+             or getattr(verifier, "timestamp_field", None)
+             or getattr(getattr(verifier, "pairs", None), "timestamp", None)
+             or getattr(verifier, "scheme", "") in TIMED_SCHEMES)
+    return float(tolerance) if timed and tolerance else None
+
+
+def replay_guard(verifier: Any, scheme: str, retention: float) -> ReplayGuard | None:
+    """The replay guard a source needs: none when its signature covers a time and its
+    delivery id (the tolerance and the dedupe on the id refuse a replay); the token for
+    Mailgun; the request for the rest, for the tolerance when there is one, else for the
+    longer of REPLAY_WINDOW and the source's retention."""
+    if scheme == "none":
+        return None
+    tolerance = signed_time_tolerance(verifier)
+    if scheme == "mailgun":
+        return ReplayGuard("token", tolerance or float(PRESETS["mailgun"].tolerance or 0))
+    if tolerance and scheme not in UNSIGNED_DELIVERY_IDS:
+        return None
+    return ReplayGuard("request", tolerance if tolerance else max(REPLAY_WINDOW, retention))

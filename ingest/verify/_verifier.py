@@ -44,6 +44,11 @@ class Verifier(Generic[Options]):
         """The headers the provider would send with `body`."""
         raise NotImplementedError
 
+    def replay_token(self, request: SignedRequest) -> bytes | None:
+        """For a scheme whose signature does not cover the body: the one-time value it
+        covers (Mailgun's token), remembered so that it cannot be used again."""
+        return None
+
     def refresh_body(self, body: bytes, timestamp: int) -> bytes:
         """The body to re-sign: unchanged unless the provider signs a time inside it."""
         return body

@@ -47,6 +47,12 @@ def signature_fields(options: Any, timestamp: int | None = None,
 
 
 class MailgunVerifier(Verifier[TimedSecretScheme]):
+    def replay_token(self, request: SignedRequest) -> bytes | None:
+        """The token: the signature covers it and the timestamp, not the body, so a body
+        swapped under a captured signature is refused by remembering the token."""
+        token = _fields(request.body).get("token")
+        return token.encode() if token else None
+
     def check(self, request: SignedRequest, now: float) -> None:
         options = self.options
         fields = _fields(request.body)

@@ -10,6 +10,21 @@
 --
 -- Nothing of a released version needs ingest_events(jsonb) (none was released), nor the
 -- per-delivery helper the typed batch replaces.
+--
+-- The replay guard: where a source's delivery id is not covered by its signature (GitHub,
+-- Shopify, Twilio, GitLab, Linear), or its scheme signs no timestamp (a captured request
+-- stays valid for ever), or its signature does not cover the body (Mailgun: remember its
+-- tokens), a verified request carries a replay key. A key is claimed in the same
+-- transaction as its event and remembered for its window (longer than the events are
+-- kept): the same request sent again, whatever its delivery id, is a duplicate.
+
+CREATE TABLE IF NOT EXISTS {schema}.replay_guard (
+  source      text NOT NULL,
+  key         bytea NOT NULL,          -- SHA-256 of what a replay repeats
+  expires_at  timestamptz NOT NULL,
+  PRIMARY KEY (source, key)
+);
+CREATE INDEX IF NOT EXISTS replay_guard_expires_idx ON {schema}.replay_guard (expires_at);
 
 DROP FUNCTION IF EXISTS {schema}.ingest_events(jsonb);
 
@@ -68,6 +83,8 @@ LANGUAGE sql AS $$
 $$;
 
 DROP FUNCTION IF EXISTS {schema}.deliver_other_signal(jsonb, bytea, text, text);
+DROP FUNCTION IF EXISTS {schema}.ingest_batch(text[], text[], text[], text[], text[], text[],
+  bytea[], text[], text[], integer[], text[], text[], bytea[], text[], integer[], bigint[]);
 
 CREATE OR REPLACE FUNCTION {schema}.ingest_batch(
   sources text[], delivery_ids text[], methods text[], paths text[], queries text[],
@@ -80,12 +97,16 @@ CREATE OR REPLACE FUNCTION {schema}.ingest_batch(
   delivery_items integer[], delivery_routes text[], delivery_targets text[],
   delivery_payloads bytea[], delivery_names text[],
   -- One element per job a job delivery names: the delivery (from 1) and the job id.
-  target_deliveries integer[], target_jobs bigint[]
+  target_deliveries integer[], target_jobs bigint[],
+  -- One element per event: its replay key (NULL: none) and for how many seconds a replay
+  -- of it is refused.
+  replay_keys bytea[], replay_seconds double precision[]
 )
 RETURNS TABLE (item_index integer, event_id bigint, is_duplicate boolean, signalled jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
   locked bigint[];
+  replayed integer[] := '{}';
   fresh_items integer[];
   fresh_events bigint[];
   delivery_sources text[];
@@ -104,6 +125,31 @@ BEGIN
   --    live ones are what those deliveries reach.
   locked := {schema}.lock_signal_targets(target_jobs);
 
+  -- 2a. Claim the replay keys (in key order, so that two batches cannot deadlock on them):
+  --     an item whose key is held and not expired, or repeats one earlier in the batch,
+  --     is a replay, stored as nothing.
+  IF replay_keys IS NOT NULL THEN
+    WITH keyed AS (
+      SELECT k.source, k.key, k.seconds, k.item::integer AS item
+      FROM unnest(sources, replay_keys, replay_seconds) WITH ORDINALITY AS k(source, key, seconds, item)
+      WHERE k.key IS NOT NULL
+    ), firsts AS (
+      SELECT DISTINCT ON (source, key) * FROM keyed ORDER BY source, key, item
+    ), claimed AS (
+      INSERT INTO {schema}.replay_guard AS g (source, key, expires_at)
+      SELECT source, key, now() + make_interval(secs => seconds) FROM firsts
+      ORDER BY source, key
+      ON CONFLICT (source, key) DO UPDATE SET expires_at = excluded.expires_at
+      WHERE g.expires_at <= now()
+      RETURNING g.source, g.key
+    )
+    SELECT coalesce(array_agg(k.item), '{}') INTO replayed
+    FROM keyed k
+    WHERE NOT EXISTS (SELECT 1 FROM firsts f JOIN claimed c
+                        ON c.source = f.source AND c.key = f.key
+                      WHERE f.item = k.item);
+  END IF;
+
   -- 2. Store the first copy of each delivery id not stored before, with what its job
   --    deliveries reach (a keyed or workflow delivery's `reached` is filled in by step 4).
   WITH items AS (
@@ -113,6 +159,7 @@ BEGIN
                            outcome, errors, item)
   ), firsts AS (
     SELECT DISTINCT ON (source, delivery_id) * FROM items
+    WHERE NOT item::integer = ANY(replayed)
     ORDER BY source, delivery_id, item
   ), reach AS (
     SELECT t.delivery, jsonb_agg(t.job ORDER BY t.job) AS jobs
@@ -207,11 +254,13 @@ BEGIN
     END LOOP;
   END IF;
 
-  -- 4. One row per item: new events, and the stored copy a duplicate repeats.
+  -- 4. One row per item: new events, the stored copy a duplicate repeats, and for a
+  --    replay under a new delivery id, no event (NULL).
   RETURN QUERY
-  SELECT i.item::integer, e.id, NOT (i.item::integer = ANY(fresh_items)), e.signals
+  SELECT i.item::integer, e.id, NOT (i.item::integer = ANY(fresh_items)),
+         coalesce(e.signals, '[]')
   FROM unnest(sources, delivery_ids) WITH ORDINALITY AS i(source, delivery_id, item)
-  JOIN {schema}.events e ON e.source = i.source AND e.delivery_id = i.delivery_id
+  LEFT JOIN {schema}.events e ON e.source = i.source AND e.delivery_id = i.delivery_id
   ORDER BY i.item;
 END;
 $$;
