@@ -72,8 +72,8 @@ class SourcePauses:
     async def _reload_logged(self) -> None:
         try:
             await self.reload()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            log.warning("sources.reload_failed", error=str(error))
+        except Exception as error:  # the database going away, or a bug: the next reload
+            log.warning("sources.reload_failed", error=f"{type(error).__name__}: {error}")
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)

@@ -288,8 +288,9 @@ class Waitpoint:
         try:
             producer.apply_control(await self.query.queue_control(
                 self.pool, queue=producer.queue, node=self.node))
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            log.warning("queue.control_unread", queue=producer.queue, error=str(error))
+        except Exception as error:  # the database going away: read again on the next notice
+            log.warning("queue.control_unread", queue=producer.queue,
+                        error=f"{type(error).__name__}: {error}")
 
     # queue controls ----------------------------------------------------------------------
 
