@@ -1,12 +1,12 @@
 -- The receiver stops writing the engine's tables: what a delivery reaches and how a job
--- wakes is the engine's rule, in its signal_batch() (engine migration 016). ingest_batch()
--- and deliver_event_signals() (replay) hand their deliveries to it as typed arrays, and
--- write only the receiver's own table, events.
+-- wakes is the engine's rule, in its signal_job_batch() and signal_batch() (engine
+-- migration 016). ingest_batch() and deliver_event_signals() (replay) hand their
+-- deliveries to them as typed arrays, and write only the receiver's own tables.
 --
 -- Lock order, unchanged: a batch takes its target jobs' locks (lock_signal_targets(), in
 -- id order) before it inserts any event, and waits on another batch's event row only while
 -- inserting. It never waits for a job while holding an event row, so two batches cannot
--- deadlock through jobs and events; signal_batch() is handed the locked jobs.
+-- deadlock through jobs and events; the engine is handed the locked jobs.
 --
 -- Nothing of a released version needs ingest_events(jsonb) (none was released), nor the
 -- per-delivery helper the typed batch replaces.
@@ -113,7 +113,6 @@ DECLARE
   has_others boolean;
   pair_deliveries integer[];
   pair_jobs bigint[];
-  signalled bigint;
   other_events bigint[];
   other_targets jsonb[];
   other_payloads bytea[];
@@ -191,8 +190,9 @@ BEGIN
   INTO fresh_items, fresh_events
   FROM inserted i JOIN firsts f ON f.source = i.source AND f.delivery_id = i.delivery_id;
 
-  -- 3. The new events' deliveries go to the engine's signal_batch(), the job deliveries
-  --    straight from the typed arrays (their reach is on the events already): every
+  -- 3. The new events' deliveries go to the engine: the job deliveries to its
+  --    signal_job_batch() straight from the typed arrays (their reach is on the events
+  --    already), every
   --    delivery in its own position, where a duplicate's (no source, no pairs) and a
   --    keyed or workflow one (no pairs) reach nothing. Those few go through
   --    signal_event_deliveries() after, and record what they reached on their event (the
@@ -220,9 +220,8 @@ BEGIN
   INTO delivery_sources, pair_deliveries, pair_jobs, has_others;
 
   IF cardinality(pair_jobs) > 0 THEN
-    SELECT count(*) INTO signalled FROM {schema}.signal_batch(
-      delivery_payloads, delivery_names, delivery_sources, NULL, NULL, NULL, NULL,
-      pair_deliveries, pair_jobs, NULL, NULL, locked);
+    PERFORM {schema}.signal_job_batch(delivery_payloads, delivery_names, delivery_sources,
+                                      pair_deliveries, pair_jobs, locked);
   END IF;
 
   IF has_others THEN

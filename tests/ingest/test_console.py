@@ -20,6 +20,7 @@ from waitpoint import Workflow
 
 from ..conftest import wait_for_state, wait_until
 from ..waitpoint.workers import ApprovalWorker, Complete, Voter
+from ..proxy import PostgresProxy
 from .console_stack import CONFIG, csrf_of, deliver, signed
 
 # --- who may do what ---------------------------------------------------------------------
@@ -138,6 +139,29 @@ async def test_hostile_input_is_a_400_or_404_page_never_a_500(stack):
     password = await stack(ConsoleAccess(host="0.0.0.0", password="s3cret"))
     refused = await password[2].get("/", headers={"Authorization": "Basic \u00e9"})
     assert refused.status == 401
+
+
+async def test_a_database_outage_is_a_503_page_and_one_log_line(start_waitpoint,
+                                                                 aiohttp_client, database_url):
+    """Not aiohttp's bare 500 and a multi-line traceback: the console's own page says the
+    database is unavailable, and the log has one line for it."""
+    proxy = PostgresProxy(database_url)
+    await proxy.start()
+    try:
+        wp = await start_waitpoint(database_url=proxy.url, queues={}, peer=False)
+        config = routing.parse_config(CONFIG, "console.yaml", {})
+        console = await aiohttp_client(create_console_app(config, wp,
+                                                          ConsoleAccess(host="127.0.0.1")))
+        assert (await console.get("/jobs")).status == 200
+        await proxy.cut()
+        with structlog.testing.capture_logs() as logs:
+            down = await console.get("/jobs", headers={"Accept": "text/html"})
+        assert down.status == 503
+        text = await down.text()
+        assert "Database unavailable" in text and "<nav>" in text
+        assert [entry["event"] for entry in logs] == ["console.database_unavailable"]
+    finally:
+        await proxy.cut()
 
 
 async def test_an_open_console_answers_only_to_loopback_host_names(stack):
