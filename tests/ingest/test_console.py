@@ -19,8 +19,8 @@ from ingest.receiver_sql import InboxQuery
 from waitpoint import Workflow
 
 from ..conftest import wait_for_state, wait_until
-from ..waitpoint.workers import ApprovalWorker, Complete, Voter
 from ..proxy import PostgresProxy
+from ..waitpoint.workers import ApprovalWorker, Complete, Voter
 from .console_stack import CONFIG, csrf_of, deliver, signed
 
 # --- who may do what ---------------------------------------------------------------------
