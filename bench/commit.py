@@ -34,18 +34,17 @@ from _common import (
 
 PARTS = {
     # The statements of ingest_batch() one at a time, on the same kind of batch: what
-    # each costs PostgreSQL (run with --parts).
-    "lock the jobs": """SELECT id FROM waitpoint.jobs WHERE id = ANY($1::bigint[])
-        AND state NOT IN ('completed', 'cancelled', 'discarded') ORDER BY id FOR UPDATE""",
+    # each costs PostgreSQL (run with --parts). Locking and signalling are the engine's
+    # functions (engine migration 016), as ingest_batch() calls them.
+    "lock the jobs": "SELECT waitpoint.lock_signal_targets($1::bigint[])",
     "insert the events": """INSERT INTO waitpoint.events (source, delivery_id, method, path,
         query, headers, body, outcome, errors, signals)
         SELECT s, d, 'POST', '/webhooks/stripe', '{}', h::jsonb, b, 'routed', '[]', '[]'
         FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[]) AS t(s, d, h, b)""",
-    "insert the signals": """INSERT INTO waitpoint.signals (job_id, payload, source)
-        SELECT unnest($1::bigint[]), unnest($6::bytea[]), 'event:1'""",
-    "wake the jobs": """UPDATE waitpoint.jobs SET state = 'available', scheduled_at = now()
-        WHERE id = ANY($1::bigint[]) AND state IN ('scheduled', 'suspended')
-          AND meta ? 'await'""",
+    "signal and wake": """SELECT waitpoint.signal_job_batch($6::bytea[],
+        array_fill(NULL::text, ARRAY[cardinality($1::bigint[])]),
+        array_fill('event:1'::text, ARRAY[cardinality($1::bigint[])]),
+        ARRAY(SELECT generate_series(1, cardinality($1::bigint[])))::integer[], $1::bigint[])""",
 }
 WAITING_JOBS = 30_000
 HEADERS = {
