@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import textwrap
 import time
 from collections import Counter
 
@@ -18,16 +17,8 @@ from waitpoint import Job
 
 from ..conftest import wait_until
 from ..waitpoint.test_failover import terminate_in_a_loop
+from .test_limits import CONFIG
 
-CONFIG = textwrap.dedent("""\
-    version: 1
-    sources:
-      open:
-        path: /open
-        verify: {scheme: none, insecure: true}
-        routes:
-          - signal: {job: body.job}
-    """)
 ANSWER_WITHIN = 30.0
 """Seconds a request may take through the failover before it counts as unanswered: a
 generous bound (commit_timeout is 10 s, three attempts), never a measurement."""
