@@ -150,7 +150,7 @@ BEGIN
   END IF;
 
   -- 2. Store the first copy of each delivery id not stored before, with what its job
-  --    deliveries reach (a keyed or workflow delivery's `reached` is filled in by step 4).
+  --    deliveries reach (a keyed or workflow delivery's `reached` is filled in by step 3).
   WITH items AS (
     SELECT * FROM unnest(sources, delivery_ids, methods, paths, queries, headers, bodies,
                          outcomes, errors)
@@ -184,41 +184,41 @@ BEGIN
     ORDER BY f.item
     ON CONFLICT (source, delivery_id) DO NOTHING
     RETURNING e.id, e.source, e.delivery_id
+  ), fresh AS (
+    SELECT f.item::integer AS item, i.id AS event
+    FROM inserted i JOIN firsts f ON f.source = i.source AND f.delivery_id = i.delivery_id
   )
-  SELECT coalesce(array_agg(f.item::integer ORDER BY f.item), '{}'),
-         coalesce(array_agg(i.id ORDER BY f.item), '{}')
-  INTO fresh_items, fresh_events
-  FROM inserted i JOIN firsts f ON f.source = i.source AND f.delivery_id = i.delivery_id;
-
-  -- 3. The new events' deliveries go to the engine: the job deliveries to its
-  --    signal_job_batch() straight from the typed arrays (their reach is on the events
-  --    already), every
-  --    delivery in its own position, where a duplicate's (no source, no pairs) and a
-  --    keyed or workflow one (no pairs) reach nothing. Those few go through
-  --    signal_event_deliveries() after, and record what they reached on their event (the
-  --    one case that writes an event row twice). Each result is read whole, so each call
-  --    runs whole.
-  SELECT ARRAY(SELECT 'event:' || e.event
+  -- What step 3 hands the engine, in the same statement: every delivery in its own
+  -- position, where a duplicate's (no source, no pairs) and a keyed or workflow one (no
+  -- pairs) reach nothing.
+  SELECT coalesce((SELECT array_agg(item ORDER BY item) FROM fresh), '{}'),
+         coalesce((SELECT array_agg(event ORDER BY item) FROM fresh), '{}'),
+         ARRAY(SELECT 'event:' || fr.event
                FROM unnest(delivery_items) WITH ORDINALITY AS d(item, delivery)
-               LEFT JOIN unnest(fresh_items, fresh_events) AS e(item, event) ON e.item = d.item
+               LEFT JOIN fresh fr ON fr.item = d.item
                ORDER BY d.delivery),
          ARRAY(SELECT t.delivery
                FROM unnest(target_deliveries) WITH ORDINALITY AS t(delivery, k)
                JOIN unnest(delivery_items) WITH ORDINALITY AS d(item, delivery)
                  ON d.delivery = t.delivery
-               JOIN unnest(fresh_items) AS e(item) ON e.item = d.item
+               JOIN fresh fr ON fr.item = d.item
                ORDER BY t.k),
          ARRAY(SELECT t.job
                FROM unnest(target_deliveries, target_jobs) WITH ORDINALITY AS t(delivery, job, k)
                JOIN unnest(delivery_items) WITH ORDINALITY AS d(item, delivery)
                  ON d.delivery = t.delivery
-               JOIN unnest(fresh_items) AS e(item) ON e.item = d.item
+               JOIN fresh fr ON fr.item = d.item
                ORDER BY t.k),
          -- A cheap look first: a job delivery's target is spelled {"jobs": ...}.
          EXISTS (SELECT 1 FROM unnest(delivery_targets) AS t(target)
                  WHERE left(t.target, 8) <> '{"jobs":')
-  INTO delivery_sources, pair_deliveries, pair_jobs, has_others;
+  INTO fresh_items, fresh_events, delivery_sources, pair_deliveries, pair_jobs, has_others;
 
+  -- 3. The new events' job deliveries go to the engine's signal_job_batch() straight from
+  --    the typed arrays (their reach is on the events already); the few keyed or workflow
+  --    ones go through signal_event_deliveries() and record what they reached on their
+  --    event (the one case that writes an event row twice). Each result is read whole, so
+  --    each call runs whole.
   IF cardinality(pair_jobs) > 0 THEN
     PERFORM {schema}.signal_job_batch(delivery_payloads, delivery_names, delivery_sources,
                                       pair_deliveries, pair_jobs, locked);
