@@ -12,6 +12,7 @@ check-config, route, record, replay, providers) and its migrations through
 from __future__ import annotations
 
 import asyncio
+import errno
 import importlib
 import json
 import signal as os_signal
@@ -78,11 +79,17 @@ def run(coroutine: Coroutine[Any, Any, T], *, peer: str | None = None) -> T:
     except MigrationError as error:
         raise click.ClickException(str(error)) from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+            # A socket of ours (--port, --console-port, --metrics-port), not the database.
+            raise click.ClickException(
+                f"a port is in use by another process: {error}. Stop that process or "
+                "choose another port (--port, --console-port, --metrics-port).") from None
         if peer is not None:
             raise click.ClickException(f"cannot reach {peer}: {error}") from None
         raise click.ClickException(
-            f"cannot use the database: {type(error).__name__}: {error}. Check --database-url "
-            "/ DATABASE_URL (unset, waitpoint starts an embedded PostgreSQL).") from None
+            f"cannot use the database: {type(error).__name__}: {error}. Check "
+            "--database-url or DATABASE_URL (with neither, waitpoint starts an embedded "
+            "PostgreSQL).") from None
 
 
 def stop_on_signals() -> asyncio.Event:

@@ -156,3 +156,22 @@ def test_the_console_refuses_an_exposed_address_without_a_password_and_the_webho
          "--port", "8090", "--console-port", "8090"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert same_port.returncode == 2 and "not the webhook port" in same_port.stderr
+
+
+def test_a_busy_console_port_is_named_as_such_not_as_a_database_error(database_url, schema):
+    """`waitpoint up --console-port P` with P taken says the port is in use."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "waitpoint", "up", "--config", "config/example.yaml",
+             "--database-url", database_url, "--schema", schema,
+             "--import", "examples.approvals", "--port", str(free_port()),
+             "--console-port", str(busy)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "a port is in use" in result.stderr, result.stderr
+    assert "cannot use the database" not in result.stderr

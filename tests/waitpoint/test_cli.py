@@ -135,6 +135,7 @@ def test_an_unreachable_database_is_a_one_line_error_without_the_password():
     assert result.returncode == 1
     assert "cannot use the database" in result.stderr and "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr
+    assert "unset" not in result.stderr  # a URL was given: never say there was none
 
 
 def test_a_schema_without_migrations_says_to_migrate(database_url):
