@@ -316,9 +316,9 @@ class Waitpoint:
         depth sample (every metrics_interval) taken on demand. An index scan of every
         unfinished job, so a page that refreshes itself reads the leader's sample instead
         (tables queue_samples and wait_samples) and calls this only when it is stale."""
-        executor = conn or self.pool
-        return QueueDepth(await self.query.sample_queues(executor),
-                          await self.query.sample_waits(executor))
+        counted = await self.inspect.count_depth(conn or self.pool)
+        return QueueDepth([(queue, str(state), jobs) for queue, state, jobs in counted.queues],
+                          counted.waits)
 
     async def table_stats(self) -> list[TableStats]:
         """Every table of the schema: estimated rows, size with indexes, oldest row."""

@@ -338,6 +338,10 @@ class Inspector:
         if sampled is not None and sampled[2] <= fresh_for:
             waits, sampled_at, _age = sampled
             return Depth(await self.queue_sample(conn), waits, sampled_at)
+        return await self.count_depth(conn)
+
+    async def count_depth(self, conn: Connectable) -> Depth:
+        """Depth counted now, with the leader's own sampling queries."""
         queues = [(queue, JobState(state), count)
                   for queue, state, count in await self._query.sample_queues(conn)]
         return Depth(queues, await self._query.sample_waits(conn), None)

@@ -29,6 +29,7 @@ from .state import (
     page,
     parse_id,
     path_id,
+    storable_filter,
 )
 
 routes = web.RouteTableDef()
@@ -42,9 +43,7 @@ FILTERS = ("state", "queue", "worker", "tag", "args")
 def _parsed_filter(values: Mapping[str, str]) -> JobFilter:
     """The job filter of a page's query or a bulk action's form (400 for an unknown
     state)."""
-    text = {name: (values.get(name) or "").strip() or None for name in FILTERS}
-    if any("\x00" in value for value in text.values() if value):
-        raise web.HTTPBadRequest(text="a text filter cannot contain NUL")
+    text = {name: storable_filter(name, values.get(name) or "") for name in FILTERS}
     state = text.pop("state")
     if state is not None and state not in STATES:
         raise web.HTTPBadRequest(text=f"state: one of {', '.join(STATES)}")

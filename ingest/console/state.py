@@ -80,7 +80,12 @@ def page(request: web.Request, template: str, context: Mapping[str, Any], *,
 def text_filter(request: web.Request, name: str) -> str | None:
     """A text a person typed in a filter; PostgreSQL's text holds no NUL, so a NUL is a 400
     here rather than an error from the database."""
-    value = request.query.get(name, "").strip()
+    return storable_filter(name, request.query.get(name, ""))
+
+
+def storable_filter(name: str, text: str) -> str | None:
+    """A filter's text, stripped (None when empty); a NUL is a 400."""
+    value = text.strip()
     if "\x00" in value:
         raise web.HTTPBadRequest(text=f"{name}: a text filter cannot contain NUL")
     return value or None
